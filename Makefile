@@ -1,0 +1,67 @@
+# One-command set-up, build and test. Needs only python3, make and git.
+#   make book     install, validate the corpus, execute the notebooks, build the HTML book
+#   make test     install, then lint and run every test (the book build included)
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORPUS ?= seeds
+BOOK_HTML := _build/html
+
+.PHONY: help install validate analyse book book-strict publish test test-fast lint lock bench bench-quick clean distclean
+
+help:
+	@echo "make book | test | validate | analyse | publish | bench-quick | bench | lint | clean"
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+validate: install
+	$(BIN)/mali-partners validate $(CORPUS)
+
+analyse: install validate
+	$(BIN)/mali-partners analyse $(CORPUS) --out _build/tables
+
+# Strict build: a notebook error or any Sphinx warning fails it (-W), --keep-going lists them all.
+# Execution is cached (jupyter-cache in _build/.jupyter_cache): an unchanged rebuild executes nothing.
+book: install validate
+	$(BIN)/python -m mali_partners.bookinfo --corpus $(CORPUS) --out _build/bookinfo.json
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "book: open $(BOOK_HTML)/index.html"
+
+publish: install validate
+	$(BIN)/python -m mali_partners.publish --corpus $(CORPUS) --site _site
+
+lint: install
+	$(BIN)/ruff check mali_partners tests benchmarks
+	$(BIN)/ruff format --check mali_partners tests benchmarks
+
+test: install book
+	$(BIN)/ruff check mali_partners tests benchmarks
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+bench-quick: install
+	$(BIN)/python -m benchmarks.run --sizes 1000
+
+bench: install
+	$(BIN)/python -m benchmarks.run --sizes 1000 10000 100000
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable > requirements.txt.new && mv requirements.txt.new requirements.txt
+
+clean:
+	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV) _site

@@ -1,0 +1,291 @@
+"""Actors: every gazetteer mention in the corpus, with its span, and what they add up to.
+
+Matching runs on an accent-folded copy of each sentence that has exactly the same
+length as the original, so every span slices back to the original surface text.
+One regular expression holds every alias variant, longest first, between word
+boundaries where a hyphen or an apostrophe counts as a boundary; so the leftmost,
+then longest, alias wins and mentions never overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .gazetteer import Alias, Gazetteer, fold_key
+from .text import fold, stopwords
+
+MENTION_COLUMNS = ["doc_id", "sentence_id", "start", "end", "surface", "alias", "actor", "kind", "parent", "root", "focal"]
+_CONTEXT = 40  # characters of context given to not_followed_by / not_preceded_by
+
+
+def is_acronym(alias: str) -> bool:
+    """An alias written in capitals only (``UN``, ``U.S.``, ``ECOWAS``): matched case-sensitively, exactly."""
+    letters = [c for c in alias if c.isalpha()]
+    return bool(letters) and all(c.isupper() for c in letters) and " " not in alias.strip()
+
+
+def alias_variants(alias: str) -> list[str]:
+    """The folded surface forms an alias matches: as written, and (not for acronyms) Capitalised and UPPER CASE.
+
+    >>> alias_variants("transitional authorities")
+    ['transitional authorities', 'Transitional authorities', 'TRANSITIONAL AUTHORITIES']
+    >>> alias_variants("UN")
+    ['UN']
+    """
+    key = fold_key(alias)
+    if is_acronym(alias):
+        return [key]
+    return list(dict.fromkeys([key, key[:1].upper() + key[1:], key.upper()]))
+
+
+@dataclass
+class Matcher:
+    """A compiled gazetteer: one regular expression and the alias behind each variant."""
+
+    gazetteer: Gazetteer
+    pattern: re.Pattern[str]
+    lookup: dict[str, Alias]
+
+
+def matcher_build(gaz: Gazetteer) -> Matcher:
+    """Compile the gazetteer into one case-sensitive regular expression, longest alias first."""
+    lookup: dict[str, Alias] = {}
+    for actor in gaz.actors.values():  # exact forms first, so a variant never shadows another alias
+        for al in actor.aliases:
+            lookup.setdefault(fold_key(al.alias), al)
+    for actor in gaz.actors.values():
+        for al in actor.aliases:
+            for v in alias_variants(al.alias):
+                lookup.setdefault(v, al)
+    alts = sorted(lookup, key=lambda s: (-len(s), s))
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(a) for a in alts) + r")(?!\w)")
+    return Matcher(gaz, pattern, lookup)
+
+
+def find_in_text(text: str, matcher: Matcher) -> list[tuple[int, int, Alias]]:
+    """Every mention in one text as (start, end, alias); context exclusions applied.
+
+    >>> from mali_partners.gazetteer import gazetteer_load
+    >>> m = matcher_build(gazetteer_load())
+    >>> [(text[s:e], a.actor) for text in ["Niger and Nigeria's river Niger."] for s, e, a in find_in_text(text, m)]
+    [('Niger', 'Niger'), ('Nigeria', 'Nigeria')]
+    """
+    folded = fold(text).replace("’", "'")
+    out = []
+    for m in matcher.pattern.finditer(folded):
+        al = matcher.lookup[m.group(0)]
+        actor = matcher.gazetteer.actors[al.actor]
+        s, e = m.span()
+        if actor.not_followed_by is not None and actor.not_followed_by.search(text[e : e + _CONTEXT]):
+            continue
+        if actor.not_preceded_by is not None and actor.not_preceded_by.search(text[max(0, s - _CONTEXT) : s]):
+            continue
+        out.append((s, e, al))
+    return out
+
+
+def mentions_find(sentences: pd.DataFrame, gaz: Gazetteer, matcher: Matcher | None = None) -> pd.DataFrame:
+    """One row per mention: doc_id, sentence_id, start, end (offsets in the cleaned article text),
+    surface, alias, actor, kind, parent, root (top of the parent chain), focal.
+    """
+    matcher = matcher or matcher_build(gaz)
+    rows = []
+    for doc_id, sid, start, text in zip(sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]):
+        for s, e, al in find_in_text(text, matcher):
+            a = gaz.actors[al.actor]
+            rows.append((doc_id, sid, start + s, start + e, text[s:e], al.alias, a.name, a.kind, a.parent or "", gaz.root(a.name), a.focal))
+    out = pd.DataFrame(rows, columns=MENTION_COLUMNS)
+    out.attrs.update(sentences.attrs)
+    out.attrs["gazetteer_version"] = gaz.version
+    out.attrs["gazetteer_sha"] = gaz.sha
+    return out
+
+
+def mentions_rollup(mentions: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
+    """Mentions relabelled to the top of their parent chain (Wagner -> Russia, Barkhane -> France).
+
+    The ``actor`` column becomes the root; the original actor is kept in ``actor_own``.
+    """
+    out = mentions.copy()
+    out["actor_own"] = out["actor"]
+    out["actor"] = out["actor"].map(gaz.root)
+    out["kind"] = out["actor"].map(lambda a: gaz.actors[a].kind)
+    out["parent"] = ""
+    return out
+
+
+def textstat_actor_counts(mentions: pd.DataFrame, gaz: Gazetteer, n_tokens: int) -> pd.DataFrame:
+    """Counts per actor, alone and with its children, in how many articles, and per 1,000 tokens.
+
+    Columns: actor, kind, parent, focal, mentions, mentions_with_children, n_docs,
+    n_docs_with_children, per_1000, per_1000_with_children. Sorted by mentions_with_children.
+    """
+    if n_tokens <= 0:
+        raise ValueError("n_tokens must be positive")
+    own = mentions.groupby("actor").size()
+    docs_own = mentions.groupby("actor")["doc_id"].nunique()
+    rows = []
+    for name, a in gaz.actors.items():
+        family = [name, *gaz.descendants(name)]
+        fam = mentions[mentions["actor"].isin(family)]
+        rows.append(
+            {
+                "actor": name,
+                "kind": a.kind,
+                "parent": a.parent or "",
+                "focal": a.focal,
+                "mentions": int(own.get(name, 0)),
+                "mentions_with_children": len(fam),
+                "n_docs": int(docs_own.get(name, 0)),
+                "n_docs_with_children": int(fam["doc_id"].nunique()),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["per_1000"] = out["mentions"] / n_tokens * 1000
+    out["per_1000_with_children"] = out["mentions_with_children"] / n_tokens * 1000
+    out = out[out["mentions_with_children"] > 0]
+    return out.sort_values(["mentions_with_children", "actor"], ascending=[False, True]).reset_index(drop=True)
+
+
+def actor_doc_matrix(mentions: pd.DataFrame, actors: list[str] | None = None) -> pd.DataFrame:
+    """Mentions per article (rows) and actor (columns), zeros where an actor is absent."""
+    m = mentions if actors is None else mentions[mentions["actor"].isin(actors)]
+    table = m.pivot_table(index="doc_id", columns="actor", values="start", aggfunc="count", fill_value=0)
+    if actors is not None:
+        table = table.reindex(columns=[a for a in actors if a in table.columns])
+    return table.astype(int)
+
+
+def alias_hits(mentions: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
+    """One row per gazetteer alias: actor, alias, hits, n_docs, surfaces seen, and ``no_hits`` where it matched nothing."""
+    hits = mentions.groupby("alias").size()
+    ndocs = mentions.groupby("alias")["doc_id"].nunique()
+    surfaces = mentions.groupby("alias")["surface"].agg(lambda s: " | ".join(sorted(set(s))))
+    rows = [
+        {
+            "actor": a.name,
+            "alias": al.alias,
+            "hits": int(hits.get(al.alias, 0)),
+            "n_docs": int(ndocs.get(al.alias, 0)),
+            "surfaces": surfaces.get(al.alias, ""),
+        }
+        for a in gaz.actors.values()
+        for al in a.aliases
+    ]
+    out = pd.DataFrame(rows)
+    out["no_hits"] = out["hits"] == 0
+    return out
+
+
+_CANDIDATE = re.compile(r"(?:[A-Z]{2,}[a-z]?|[A-Z][\w’'-]*[a-z][\w’'-]*)(?:\s+(?:(?:of|the|de|du|des|for|and)\s+)?[A-Z][\w’'-]+)*")
+_CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
+def textstat_unmatched_names(sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazetteer, min_count: int = 1) -> pd.DataFrame:
+    """Capitalised names and acronyms that no gazetteer alias matched: what to consider adding.
+
+    A name is a run of capitalised words (joined by of/the/de/and) or an acronym.
+    Leading stopwords are dropped ("After the May" -> "May"); month and day names,
+    a sentence-initial word alone, aliases excluded by their context and any run
+    overlapping a mention are skipped.
+    Columns: candidate, count, n_docs, example (a sentence). Most frequent first.
+    """
+    taken: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for doc_id, sid, s, e in zip(mentions["doc_id"], mentions["sentence_id"], mentions["start"], mentions["end"]):
+        taken.setdefault((doc_id, sid), []).append((s, e))
+    known = {v for a in gaz.actors.values() for al in a.aliases for v in alias_variants(al.alias)}
+    stops = stopwords()
+    counts: Counter[str] = Counter()
+    docs: dict[str, set[str]] = {}
+    example: dict[str, str] = {}
+    for doc_id, sid, start, text in zip(sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]):
+        spans = taken.get((doc_id, sid), [])
+        for m in _CANDIDATE.finditer(text):
+            words = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", m.group(0))]
+            lead = 0
+            while lead < len(words) - 1 and words[lead][1].lower() in stops:
+                lead += 1
+            words = words[lead:]
+            cand = " ".join(w for _, w in words)
+            s, e = start + m.start() + words[0][0], start + m.end()
+            if any(s < me and ms < e for ms, me in spans):
+                continue
+            initial = not any(c.isalpha() for c in text[: m.start()])
+            if (initial and lead == 0 and len(words) == 1 and not cand.isupper()) or cand.lower() in stops:
+                continue  # a capital only because it starts the sentence, or a function word
+            if all(w.lower() in _CALENDAR for _, w in words) or fold_key(cand) in known:
+                continue
+            counts[cand] += 1
+            docs.setdefault(cand, set()).add(doc_id)
+            example.setdefault(cand, text)
+    rows = [{"candidate": c, "count": n, "n_docs": len(docs[c]), "example": example[c]} for c, n in counts.items() if n >= min_count]
+    out = pd.DataFrame(rows, columns=["candidate", "count", "n_docs", "example"])
+    return out.sort_values(["count", "n_docs", "candidate"], ascending=[False, False, True]).reset_index(drop=True)
+
+
+KWIC_SORTS = ("position", "left", "right", "date")
+
+
+def kwic(
+    mentions: pd.DataFrame,
+    sentences: pd.DataFrame,
+    docs: pd.DataFrame,
+    actor: str | None = None,
+    alias: str | None = None,
+    width: int = 60,
+    sort: str = "position",
+) -> pd.DataFrame:
+    """Keyword-in-context lines for an actor (or one alias), each with article, date and sentence.
+
+    Columns: doc_id, published, sentence_id, actor, left, keyword, right, sentence.
+    ``sort`` is one of position (article order), left / right (by the context word
+    nearest the keyword, as concordancers do) or date.
+    """
+    if sort not in KWIC_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(KWIC_SORTS)}, not {sort!r}")
+    if width < 1:
+        raise ValueError("width must be at least 1 character")
+    m = mentions
+    if actor is not None:
+        m = m[m["actor"] == actor]
+    if alias is not None:
+        m = m[m["alias"] == alias]
+    sent = sentences.set_index(["doc_id", "sentence_id"])
+    pub = docs.set_index("doc_id")["published"]
+    mid = docs.set_index("doc_id")["date_mid"]
+    rows = []
+    for r in m.itertuples(index=False):
+        srow = sent.loc[(r.doc_id, r.sentence_id)]
+        text, s0 = srow["text"], int(srow["start"])
+        a, b = r.start - s0, r.end - s0
+        rows.append(
+            {
+                "doc_id": r.doc_id,
+                "published": pub[r.doc_id],
+                "sentence_id": r.sentence_id,
+                "actor": r.actor,
+                "left": text[max(0, a - width) : a],
+                "keyword": text[a:b],
+                "right": text[b : b + width],
+                "sentence": text,
+                "_mid": mid[r.doc_id],
+                "_pos": r.start,
+            }
+        )
+    out = pd.DataFrame(rows, columns=["doc_id", "published", "sentence_id", "actor", "left", "keyword", "right", "sentence", "_mid", "_pos"])
+    if sort == "left":
+        out = out.assign(_k=out["left"].str.split().str[-1].fillna("").str.lower()).sort_values(["_k", "doc_id", "_pos"]).drop(columns="_k")
+    elif sort == "right":
+        out = out.assign(_k=out["right"].str.split().str[0].fillna("").str.lower()).sort_values(["_k", "doc_id", "_pos"]).drop(columns="_k")
+    elif sort == "date":
+        out = out.sort_values(["_mid", "doc_id", "_pos"])
+    else:
+        out = out.sort_values(["doc_id", "_pos"])
+    return out.drop(columns=["_mid", "_pos"]).reset_index(drop=True)

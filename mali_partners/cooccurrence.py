@@ -1,0 +1,208 @@
+"""Co-occurrence of partners (sentence, window, document) and collocates of a partner.
+
+Every level is a 2x2 table in Evert's notation, so one set of measures serves all:
+
+* **sentence** / **document**: ``o11`` = units (sentences or articles) naming both
+  actors, ``r1`` and ``c1`` = units naming each, ``n`` = all units. So
+  ``E = r1 * c1 / n`` is what independence predicts and ``PMI = log2(O / E)``.
+* **window** (symmetric, ``k`` tokens, without order): the units are sliding windows
+  of ``k + 1`` consecutive tokens inside one article, one starting at each token
+  (``n`` = word tokens). Two mentions share a window exactly when they are at most
+  ``k`` tokens apart, whatever their order; ``o11`` = windows holding both actors,
+  ``r1``/``c1`` = windows holding each. Closer pairs share more windows, so the count
+  weighs proximity, and every cell of the table stays a count of units.
+
+The focal actor (Mali) is left out of partner pairs unless asked for.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .actors import mentions_rollup
+from .errors import InputError, Problem
+from .gazetteer import Gazetteer
+
+LEVELS = ("sentence", "window", "document")
+MEASURES = ("g2", "pmi", "npmi", "dice", "log_dice", "observed")
+COOC_COLUMNS = ["actor_a", "actor_b", "level", "observed", "expected", "pmi", "npmi", "g2", "dice", "log_dice", "n_a", "n_b", "n"]
+
+
+def _check_window(window: int) -> None:
+    if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
+        raise InputError([Problem("window", f"the window must be a whole number of tokens >= 1, not {window!r}", "use e.g. --window 10")], "request")
+
+
+def mention_token_index(mentions: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
+    """The index (``token_id``) of the token where each mention starts, within its article."""
+    starts = {d: (list(g["start"]), list(g["end"]), list(g["token_id"])) for d, g in tokens.groupby("doc_id", sort=False)}
+    out = []
+    for doc_id, s in zip(mentions["doc_id"], mentions["start"]):
+        st, en, ids = starts[doc_id]
+        i = bisect.bisect_right(st, s) - 1
+        if i < 0 or s >= en[i]:  # a mention starting between tokens: take the next token
+            i = min(i + 1, len(ids) - 1)
+        out.append(ids[i])
+    return pd.Series(out, index=mentions.index, name="token_id")
+
+
+def _measures(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=COOC_COLUMNS)
+    o, r1, c1, n = df["observed"], df["n_a"], df["n_b"], df["n"]
+    df["expected"] = stats.expected(r1, c1, n)
+    df["pmi"] = stats.pmi(o, r1, c1, n)
+    df["npmi"] = stats.npmi(o, r1, c1, n)
+    df["g2"] = stats.g2(o, r1, c1, n)
+    df["dice"] = stats.dice(o, r1, c1)
+    df["log_dice"] = stats.log_dice(o, r1, c1)
+    return df[COOC_COLUMNS]
+
+
+def textstat_cooccurrence(
+    mentions: pd.DataFrame,
+    tokens: pd.DataFrame,
+    gaz: Gazetteer,
+    levels: tuple[str, ...] = LEVELS,
+    window: int = 10,
+    include_focal: bool = False,
+    rollup: bool = False,
+    n_sentences: int | None = None,
+    n_docs: int | None = None,
+) -> pd.DataFrame:
+    """Partner x partner co-occurrence at the given levels, one row per pair (actor_a < actor_b) and level.
+
+    Columns: actor_a, actor_b, level, observed, expected, pmi, npmi, g2, dice, log_dice,
+    n_a, n_b (each actor's units: sentences, articles or windows), n (all units).
+    Only pairs observed at least once. ``rollup=True`` counts children as their root
+    (Wagner as Russia). ``n_sentences`` / ``n_docs`` default to those in ``tokens``.
+    """
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
+        raise InputError([Problem("levels", f"unknown level(s) {', '.join(bad)}", f"use any of: {', '.join(LEVELS)}")], "request")
+    _check_window(window)
+    m = mentions_rollup(mentions, gaz) if rollup else mentions
+    if not include_focal:
+        m = m[~m["actor"].eq(gaz.focal)]
+    n_sent = n_sentences if n_sentences is not None else tokens[["doc_id", "sentence_id"]].drop_duplicates().shape[0]
+    n_doc = n_docs if n_docs is not None else tokens["doc_id"].nunique()
+    rows: list[dict] = []
+    for level in levels:
+        if level in ("sentence", "document"):
+            unit = ["doc_id", "sentence_id"] if level == "sentence" else ["doc_id"]
+            n = n_sent if level == "sentence" else n_doc
+            units = m.drop_duplicates([*unit, "actor"])
+            per_actor = units.groupby("actor").size()
+            pairs: Counter[tuple[str, str]] = Counter()
+            for _, grp in units.groupby(unit, sort=False):
+                for a, b in combinations(sorted(grp["actor"]), 2):
+                    pairs[(a, b)] += 1
+            rows += [{"actor_a": a, "actor_b": b, "level": level, "observed": o, "n_a": int(per_actor[a]), "n_b": int(per_actor[b]), "n": n} for (a, b), o in pairs.items()]
+        else:
+            n_tok = len(tokens)
+            mm = m.assign(token_id=mention_token_index(m, tokens))
+            sizes = tokens.groupby("doc_id").size()
+            per_actor: Counter[str] = Counter()
+            pairs = Counter()
+            for doc_id, grp in mm.groupby("doc_id", sort=False):
+                size = int(sizes[doc_id])
+                covered: dict[str, np.ndarray] = {}
+                for actor, i in zip(grp["actor"], grp["token_id"]):
+                    mask = covered.setdefault(actor, np.zeros(size, dtype=bool))
+                    mask[max(0, i - window) : i + 1] = True  # the windows [t, t + k] that contain token i
+                for actor, mask in covered.items():
+                    per_actor[actor] += int(mask.sum())
+                for a, b in combinations(sorted(covered), 2):
+                    o = int((covered[a] & covered[b]).sum())
+                    if o:
+                        pairs[(a, b)] += o
+            rows += [{"actor_a": a, "actor_b": b, "level": "window", "observed": o, "n_a": per_actor[a], "n_b": per_actor[b], "n": n_tok} for (a, b), o in pairs.items()]
+    out = _measures(rows)
+    out.attrs.update({"window": window, "rollup": rollup, "include_focal": include_focal})
+    return out.sort_values(["level", "observed", "actor_a", "actor_b"], ascending=[True, False, True, True]).reset_index(drop=True)
+
+
+def cooccurrence_matrix(cooc: pd.DataFrame, level: str = "sentence", value: str = "observed", actors: list[str] | None = None) -> pd.DataFrame:
+    """A symmetric actor x actor matrix of one measure at one level (NaN where never together)."""
+    d = cooc[cooc["level"] == level]
+    names = actors or sorted(set(d["actor_a"]) | set(d["actor_b"]))
+    mat = pd.DataFrame(np.nan, index=names, columns=names)
+    for a, b, v in zip(d["actor_a"], d["actor_b"], d[value]):
+        if a in mat.index and b in mat.index:
+            mat.loc[a, b] = mat.loc[b, a] = v
+    return mat
+
+
+def textstat_collocates(
+    mentions: pd.DataFrame,
+    tokens: pd.DataFrame,
+    gaz: Gazetteer,
+    actors: list[str],
+    window: int = 10,
+    min_freq: int = 2,
+    measure: str = "g2",
+    with_children: bool = True,
+    top: int | None = 25,
+) -> pd.DataFrame:
+    """Terms found within ``window`` tokens of each actor's mentions, ranked by an association measure.
+
+    A term is a non-stopword token (``norm``) that is not itself part of a mention.
+    For actor X: ``o11`` = occurrences of the term within X's windows (a token counted
+    once per actor even when two windows overlap), ``r1`` = tokens inside X's windows,
+    ``c1`` = the term's corpus frequency, ``n`` = corpus tokens.
+    Columns: actor, term, observed, term_freq, expected, pmi, npmi, g2, dice, log_dice, rank.
+    ``measure`` is one of g2, pmi, npmi, dice, log_dice, observed; only terms seen at
+    least ``min_freq`` times near the actor.
+    """
+    if measure not in MEASURES:
+        raise InputError([Problem("measure", f"unknown measure {measure!r}", f"use one of: {', '.join(MEASURES)}")], "request")
+    _check_window(window)
+    for a in actors:
+        gaz.check_actor(a)
+    n_tok = len(tokens)
+    tok = tokens.reset_index(drop=True)
+    in_mention = np.zeros(n_tok, dtype=bool)
+    doc_rows = {d: (g.index.min(), len(g)) for d, g in tok.groupby("doc_id", sort=False)}
+    mid = mention_token_index(mentions, tok)
+    mend = mention_token_index(mentions.assign(start=mentions["end"] - 1), tok)
+    for d, s, e in zip(mentions["doc_id"], mid, mend):
+        base = doc_rows[d][0]
+        in_mention[base + s : base + e + 1] = True
+    content = (~tok["is_stop"].to_numpy()) & (~in_mention)
+    term_freq = Counter(tok.loc[content, "norm"])
+    frames = []
+    for actor in actors:
+        family = [actor, *gaz.descendants(actor)] if with_children else [actor]
+        sel = mentions["actor"].isin(family)
+        slots = np.zeros(n_tok, dtype=bool)
+        for d, s, e in zip(mentions.loc[sel, "doc_id"], mid[sel], mend[sel]):
+            base, size = doc_rows[d]
+            lo, hi = max(0, s - window), min(size - 1, e + window)
+            slots[base + lo : base + hi + 1] = True
+        r1 = int(slots.sum())
+        near = Counter(tok.loc[slots & content, "norm"])
+        rows = [{"actor": actor, "term": t, "observed": o, "term_freq": term_freq[t]} for t, o in near.items() if o >= min_freq]
+        df = pd.DataFrame(rows, columns=["actor", "term", "observed", "term_freq"])
+        if df.empty:
+            continue
+        o, c1 = df["observed"], df["term_freq"]
+        df["expected"] = stats.expected(r1, c1, n_tok)
+        df["pmi"] = stats.pmi(o, r1, c1, n_tok)
+        df["npmi"] = stats.npmi(o, r1, c1, n_tok)
+        df["g2"] = stats.g2(o, r1, c1, n_tok)
+        df["dice"] = stats.dice(o, r1, c1)
+        df["log_dice"] = stats.log_dice(o, r1, c1)
+        df = df.sort_values([measure, "observed", "term"], ascending=[False, False, True]).reset_index(drop=True)
+        df["rank"] = np.arange(1, len(df) + 1)
+        frames.append(df if top is None else df.head(top))
+    cols = ["actor", "term", "observed", "term_freq", "expected", "pmi", "npmi", "g2", "dice", "log_dice", "rank"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    out.attrs.update({"window": window, "measure": measure, "min_freq": min_freq})
+    return out[cols]

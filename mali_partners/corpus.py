@@ -1,0 +1,437 @@
+"""Corpus: the articles in ``seeds/`` and their manifest, loaded, validated and hashed.
+
+The raw files are never rewritten. Validation reads everything into memory first
+(:class:`RawCorpus`) and checks it as a whole, so that every problem is reported at
+once and ``add`` can check a corpus *as it would be* before writing anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError, Problem
+
+MANIFEST = "manifest.csv"
+REQUIRED_COLUMNS = ["id", "file", "title", "source", "url", "published", "date_precision", "date_basis"]
+OPTIONAL_COLUMNS = ["notes"]
+REQUIRED_VALUES = ["id", "file", "title", "source", "published", "date_precision", "date_basis"]
+PRECISIONS = ("day", "month", "year", "range")
+MIN_WORDS = 40  # an article shorter than this is "near-empty": a stub, a paywall or a failed scrape
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DOC_GLOB = "*.txt"
+
+
+@dataclass(frozen=True)
+class DateSpec:
+    """A publication date as the manifest gives it: a day, a month, a year or a range."""
+
+    text: str
+    precision: str
+    earliest: dt.date
+    latest: dt.date
+
+    @property
+    def midpoint(self) -> dt.date:
+        """The middle of the interval, used to place an imprecise date on a time axis."""
+        return self.earliest + (self.latest - self.earliest) / 2
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _parse_point(text: str) -> tuple[str, dt.date, dt.date]:
+    """Parse YYYY, YYYY-MM or YYYY-MM-DD into (precision, earliest, latest)."""
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+        d = dt.date(int(m[1]), int(m[2]), int(m[3]))  # ValueError on impossible dates
+        return "day", d, d
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+        y, mo = int(m[1]), int(m[2])
+        return "month", dt.date(y, mo, 1), _month_end(y, mo)
+    if m := re.fullmatch(r"(\d{4})", text):
+        y = int(m[1])
+        return "year", dt.date(y, 1, 1), dt.date(y, 12, 31)
+    raise ValueError(f"not a date of the form YYYY-MM-DD, YYYY-MM or YYYY: {text!r}")
+
+
+def parse_published(text: str) -> DateSpec:
+    """Parse a manifest ``published`` value; a range is ``EARLIEST/LATEST`` (ISO 8601).
+
+    >>> parse_published("2023-01-23/2023-02-05").precision
+    'range'
+    >>> parse_published("2022-02").latest
+    datetime.date(2022, 2, 28)
+    """
+    text = text.strip()
+    if "/" in text:
+        a, _, b = text.partition("/")
+        _, e1, _ = _parse_point(a.strip())
+        _, _, l2 = _parse_point(b.strip())
+        if e1 > l2:
+            raise ValueError(f"the range starts ({a.strip()}) after it ends ({b.strip()})")
+        return DateSpec(text, "range", e1, l2)
+    precision, earliest, latest = _parse_point(text)
+    return DateSpec(text, precision, earliest, latest)
+
+
+def normalise_whitespace(text: str) -> str:
+    """Collapse every run of white space to one space: the key for "the same text twice"."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+@dataclass
+class RawCorpus:
+    """A corpus folder read into memory: manifest header and rows, and file bytes."""
+
+    root: Path
+    header: list[str]
+    rows: list[tuple[int, dict[str, str]]]  # (line number in manifest, row)
+    files: dict[str, bytes]  # file name -> raw bytes, for every *.txt in the folder
+    problems: list[Problem] = field(default_factory=list)  # problems found while reading
+
+
+def _manifest_name(root: Path) -> str:
+    return str(root / MANIFEST)
+
+
+def read_raw(root: str | os.PathLike[str]) -> RawCorpus:
+    """Read a corpus folder without judging it; reading problems are kept, not raised."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(
+            [Problem(str(root), "the corpus folder does not exist", "give the folder that holds the articles and manifest.csv, e.g. `seeds`")],
+            "corpus",
+        )
+    problems: list[Problem] = []
+    mpath = root / MANIFEST
+    header: list[str] = []
+    rows: list[tuple[int, dict[str, str]]] = []
+    if not mpath.is_file():
+        problems.append(Problem(str(mpath), "the manifest is missing", f"create {MANIFEST} with the header {','.join(REQUIRED_COLUMNS)} and one row per article (see seeds/README.md)"))
+    else:
+        raw = mpath.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(mpath), f"the manifest is not valid UTF-8 (byte {exc.start})", "save the manifest as UTF-8"))
+            text = ""
+        header, rows = _parse_manifest(text, str(mpath), problems)
+    files = {p.name: p.read_bytes() for p in sorted(root.glob(DOC_GLOB)) if p.is_file()}
+    return RawCorpus(root, header, rows, files, problems)
+
+
+def _parse_manifest(text: str, name: str, problems: list[Problem]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        problems.append(Problem(name, "the manifest is empty or its first line is blank", f"the first line must be the header: {','.join(REQUIRED_COLUMNS)}"))
+        return [], []
+    first = lines[0]
+    for delim in (";", "\t", "|"):
+        if delim in first and "," not in first:
+            problems.append(Problem(name, f"the manifest seems to be delimited by {delim!r}, not by commas", "save it as comma-separated CSV (quote fields that contain commas)", "line 1"))
+            return [], []
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader)]
+    if "id" not in header or "file" not in header:
+        problems.append(Problem(name, f"the first line is not a header (got {first[:60]!r})", f"add the header line: {','.join(REQUIRED_COLUMNS)}", "line 1"))
+        return [], []
+    unknown = [h for h in header if h not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        problems.append(Problem(name, f"unknown column(s): {', '.join(unknown)}", f"rename or remove them; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}", "line 1"))
+    missing = [h for h in REQUIRED_COLUMNS if h not in header]
+    if missing:
+        problems.append(Problem(name, f"missing column(s): {', '.join(missing)}", "add them to the header (a column may be empty where allowed, like url)", "line 1"))
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        problems.append(Problem(name, f"duplicated column(s): {', '.join(dupes)}", "keep one of each", "line 1"))
+    rows: list[tuple[int, dict[str, str]]] = []
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(name, f"the CSV cannot be read: {exc}", "check the quoting on that line", f"line {reader.line_num}"))
+            break
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(Problem(name, f"{len(values)} fields where the header has {len(header)}", "quote fields that contain commas and give every column (empty is allowed for url)", f"line {line}"))
+            continue
+        rows.append((line, {h: v.strip() for h, v in zip(header, values)}))
+    return header, rows
+
+
+def _where(line: int, row: dict[str, str]) -> str:
+    rid = row.get("id", "")
+    return f"line {line}" + (f" (id {rid})" if rid else "")
+
+
+def _utf8_problem(name: str, data: bytes) -> str | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        return f"not valid UTF-8: byte 0x{data[exc.start]:02x} at line {line}, column {col} (byte offset {exc.start})"
+    return None
+
+
+def check(raw: RawCorpus) -> list[Problem]:
+    """Every problem of a corpus read by :func:`read_raw`, in file order; empty when clean."""
+    problems = list(raw.problems)
+    mname = _manifest_name(raw.root)
+    seen_ids: dict[str, int] = {}
+    seen_files: dict[str, int] = {}
+    listed: set[str] = set()
+    root_resolved = raw.root.resolve()
+    for line, row in raw.rows:
+        where = _where(line, row)
+        for col in REQUIRED_VALUES:
+            if col in row and not row[col]:
+                problems.append(Problem(mname, f"the required field {col!r} is empty", _FIX_EMPTY.get(col, f"fill in {col}"), where))
+        rid, fname = row.get("id", ""), row.get("file", "")
+        if rid:
+            if not ID_PATTERN.match(rid):
+                problems.append(Problem(mname, f"id {rid!r} has characters other than letters, digits, '-' and '_'", "use a short id such as 005", where))
+            if rid in seen_ids:
+                problems.append(Problem(mname, f"id {rid!r} is used twice (also on line {seen_ids[rid]})", "give each article its own id", where))
+            seen_ids.setdefault(rid, line)
+        if fname:
+            if fname in seen_files:
+                problems.append(Problem(mname, f"file {fname!r} is listed twice (also on line {seen_files[fname]})", "list each file once", where))
+            seen_files.setdefault(fname, line)
+            target = (raw.root / fname).resolve()
+            if Path(fname).is_absolute() or root_resolved not in target.parents:
+                problems.append(Problem(mname, f"file {fname!r} points outside the corpus folder", "give the bare file name of an article inside the corpus folder", where))
+            elif "/" in fname or "\\" in fname or not fname.endswith(".txt"):
+                problems.append(Problem(mname, f"file {fname!r} must be a .txt file directly in the corpus folder", "move the article into the corpus folder and give its bare file name", where))
+            elif fname not in raw.files:
+                problems.append(Problem(mname, f"file {fname!r} does not exist", f"add {fname} to {raw.root} or remove this row", where))
+            else:
+                listed.add(fname)
+        if row.get("url") and not re.match(r"^https?://\S+$", row["url"]):
+            problems.append(Problem(mname, f"url {row['url']!r} is not an http(s) address", "give the full address starting with https:// or leave it empty", where))
+        problems.extend(_date_problems(mname, where, row))
+    for fname in raw.files:
+        if fname not in listed and fname not in seen_files:
+            problems.append(Problem(str(raw.root / fname), "this text file has no manifest row", f"add a row for it to {MANIFEST} (or use `mali-partners add`)"))
+    by_text: dict[str, str] = {}
+    for fname, data in raw.files.items():
+        path = str(raw.root / fname)
+        bad = _utf8_problem(fname, data)
+        if bad:
+            problems.append(Problem(path, bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"))
+            continue
+        text = data.decode("utf-8")
+        norm = normalise_whitespace(text)
+        n_words = len(norm.split())
+        if n_words < MIN_WORDS:
+            what = "empty" if n_words == 0 else f"near-empty ({n_words} words, fewer than {MIN_WORDS})"
+            problems.append(Problem(path, f"the article is {what}", "paste the full article text, or remove the file and its manifest row"))
+            continue
+        if norm in by_text:
+            problems.append(Problem(path, f"the same text as {by_text[norm]} (after white-space normalisation)", "remove one of the two copies and its manifest row"))
+        else:
+            by_text[norm] = fname
+    return problems
+
+
+_FIX_EMPTY = {
+    "id": "give a short unique id such as 005",
+    "file": "give the article's file name in the corpus folder",
+    "title": "give the headline; put a supplied title in [brackets] when the article has none",
+    "source": "name the outlet or organisation that published it",
+    "published": "give YYYY-MM-DD, YYYY-MM, YYYY or a range EARLIEST/LATEST",
+    "date_precision": f"one of: {', '.join(PRECISIONS)}",
+    "date_basis": "quote the evidence for the date (a dateline, or what the text reports)",
+}
+
+
+def _date_problems(mname: str, where: str, row: dict[str, str]) -> list[Problem]:
+    pub, prec = row.get("published", ""), row.get("date_precision", "")
+    out: list[Problem] = []
+    if prec and prec not in PRECISIONS:
+        out.append(Problem(mname, f"date_precision {prec!r} is not allowed", f"use one of: {', '.join(PRECISIONS)}", where))
+    if not pub:
+        return out
+    try:
+        spec = parse_published(pub)
+    except ValueError as exc:
+        msg = str(exc)
+        if "day is out of range" in msg or "month must be" in msg:
+            msg = f"{pub!r} is an impossible date ({msg})"
+        out.append(Problem(mname, f"published: {msg}", "give YYYY-MM-DD, YYYY-MM, YYYY or EARLIEST/LATEST with the earliest first", where))
+        return out
+    if spec.earliest.year < 1900:
+        out.append(Problem(mname, f"published {pub!r} is before 1900", "check the year", where))
+    if prec in PRECISIONS and prec != spec.precision:
+        out.append(Problem(mname, f"date_precision is {prec!r} but published {pub!r} is a {spec.precision}", f"set date_precision to {spec.precision!r} or change published", where))
+    return out
+
+
+def validate(root: str | os.PathLike[str]) -> RawCorpus:
+    """Read and check a corpus folder; raise :class:`InputError` with every problem."""
+    raw = read_raw(root)
+    problems = check(raw)
+    if problems:
+        raise InputError(problems, f"corpus {raw.root}")
+    return raw
+
+
+def corpus_version(raw: RawCorpus) -> str:
+    """A 12-hex content hash over the manifest rows and the texts they list.
+
+    It changes when an article, its text or its metadata changes, and only then:
+    file order, line endings of the manifest and unlisted files do not matter.
+    """
+    h = hashlib.sha256()
+    for _, row in sorted(raw.rows, key=lambda r: r[1].get("id", "")):
+        h.update("\x1f".join(f"{k}={row.get(k, '')}" for k in REQUIRED_COLUMNS).encode())
+        h.update(hashlib.sha256(raw.files.get(row.get("file", ""), b"")).digest())
+    return h.hexdigest()[:12]
+
+
+def corpus_frame(raw: RawCorpus) -> pd.DataFrame:
+    """The corpus as a tidy frame, one row per article, in id order.
+
+    Columns: doc_id, file, title, source, url, published, date_precision, date_basis,
+    date_earliest, date_latest, date_mid (Timestamps), text_raw, sha256.
+    """
+    recs = []
+    for _, row in raw.rows:
+        spec = parse_published(row["published"])
+        data = raw.files[row["file"]]
+        recs.append(
+            {
+                "doc_id": row["id"],
+                "file": row["file"],
+                "title": row["title"],
+                "source": row["source"],
+                "url": row.get("url", ""),
+                "published": row["published"],
+                "date_precision": spec.precision,
+                "date_basis": row["date_basis"],
+                "date_earliest": pd.Timestamp(spec.earliest),
+                "date_latest": pd.Timestamp(spec.latest),
+                "date_mid": pd.Timestamp(spec.midpoint),
+                "text_raw": data.decode("utf-8"),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
+    df = pd.DataFrame(recs)
+    df = df.sort_values("doc_id", kind="stable").reset_index(drop=True)
+    df.attrs["corpus_version"] = corpus_version(raw)
+    df.attrs["corpus_dir"] = str(raw.root)
+    return df
+
+
+def corpus_load(root: str | os.PathLike[str]) -> pd.DataFrame:
+    """Validate a corpus folder and return it as a frame (see :func:`corpus_frame`).
+
+    >>> docs = corpus_load("seeds")
+    >>> len(docs), docs.attrs["corpus_version"] == corpus_version(read_raw("seeds"))
+    (5, True)
+    """
+    return corpus_frame(validate(root))
+
+
+def _next_id(raw: RawCorpus) -> str:
+    nums = [int(r["id"]) for _, r in raw.rows if r.get("id", "").isdigit()]
+    return f"{(max(nums) + 1) if nums else 0:03d}"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def corpus_add(
+    root: str | os.PathLike[str],
+    source_file: str | os.PathLike[str],
+    *,
+    title: str,
+    source: str,
+    published: str,
+    url: str = "",
+    date_basis: str = "",
+    doc_id: str | None = None,
+) -> dict[str, str]:
+    """Copy an article into the corpus and append its manifest row, or change nothing.
+
+    The corpus *as it would be* is checked first (the new text and row, and every
+    existing one); on any problem :class:`InputError` lists them all and nothing is
+    written. Returns the new manifest row.
+    """
+    src = Path(source_file)
+    if not src.is_file():
+        raise InputError([Problem(str(src), "the article file does not exist", "give the path of a UTF-8 .txt file")], "new article")
+    raw = read_raw(root)
+    existing = check(raw)
+    if existing:
+        raise InputError(existing, f"corpus {raw.root} (fix these before adding an article)")
+    data = src.read_bytes()
+    new_id = doc_id or _next_id(raw)
+    fname = f"{new_id}_{hashlib.sha256(data).hexdigest()[:16]}.txt"
+    try:
+        precision = parse_published(published).precision
+    except ValueError:
+        precision = "day"  # check() reports the unparseable date itself
+    row = {
+        "id": new_id,
+        "file": fname,
+        "title": title.strip(),
+        "source": source.strip(),
+        "url": url.strip(),
+        "published": published.strip(),
+        "date_precision": precision,
+        "date_basis": date_basis.strip() or "stated by the analyst who added it (no evidence quoted)",
+    }
+    header = raw.header or REQUIRED_COLUMNS
+    row_full = {h: row.get(h, "") for h in header}
+    line = (max((ln for ln, _ in raw.rows), default=1)) + 1
+    files = dict(raw.files)
+    if fname in files:
+        problems = [Problem(str(src), f"a file named {fname} is already in the corpus", "this article is already there")]
+        raise InputError(problems, "new article")
+    files[fname] = data
+    trial = RawCorpus(raw.root, header, [*raw.rows, (line, row_full)], files)
+    problems = [p for p in check(trial)]
+    problems = [Problem(str(src), p.message, p.fix) if p.file.endswith(fname) else p for p in problems]
+    if problems:
+        raise InputError(problems, "new article")
+    buf = io.StringIO()
+    mpath = raw.root / MANIFEST
+    old = mpath.read_bytes()
+    if old and not old.endswith(b"\n"):
+        buf.write("\n")
+    csv.writer(buf, lineterminator="\n").writerow([row_full[h] for h in header])
+    target = raw.root / fname
+    _write_atomic(target, data)
+    try:
+        _write_atomic(mpath, old + buf.getvalue().encode("utf-8"))
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return row_full

@@ -1,0 +1,274 @@
+"""Term frequency, TF-IDF, dispersion and keyness.
+
+Terms are built per sentence from the token table: multiword actor names from the
+gazetteer are joined into one term by NLTK's ``MWETokenizer`` ("european union",
+"russian federation"), stopwords are dropped, and n-grams are runs of adjacent
+remaining terms inside one sentence. Rates are per 1,000 word tokens (all tokens,
+stopwords included), so they compare across corpora of any size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+from nltk.stem.snowball import SnowballStemmer
+from nltk.tokenize import MWETokenizer
+
+from . import stats
+from .errors import InputError, Problem
+from .gazetteer import Gazetteer
+from .text import normalise_token, stopwords, word_tokenizer
+
+MWE_SEP = " "
+
+
+def mwe_tokenizer(gaz: Gazetteer) -> MWETokenizer:
+    """An NLTK ``MWETokenizer`` holding every multiword alias of the gazetteer, lower-cased."""
+    tok = word_tokenizer()
+    mwes = set()
+    for actor in gaz.actors.values():
+        for al in actor.aliases:
+            parts = tuple(normalise_token(t) for t in tok.tokenize(al.alias))
+            if len(parts) > 1:
+                mwes.add(parts)
+    return MWETokenizer(sorted(mwes), separator=MWE_SEP)
+
+
+def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool = False) -> pd.DataFrame:
+    """One row per term occurrence: doc_id, sentence_id, position (order in the sentence), term, surface.
+
+    Multiword actor names are merged (when ``gaz`` is given), stopwords and tokens with
+    no letter removed; ``stem=True`` replaces each term by its Snowball stem and keeps
+    the surface form it came from.
+    """
+    mwe = mwe_tokenizer(gaz) if gaz is not None else None
+    stops = stopwords()
+    stemmer = SnowballStemmer("english") if stem else None
+    rows = []
+    for (doc_id, sid), grp in tokens.groupby(["doc_id", "sentence_id"], sort=True):
+        norms = list(grp["norm"])
+        merged = mwe.tokenize(norms) if mwe is not None else norms
+        pos = 0
+        for term in merged:
+            if term in stops or not any(c.isalpha() for c in term):
+                continue
+            surface = term
+            if stemmer is not None and MWE_SEP not in term:
+                term = stemmer.stem(term)
+            rows.append((doc_id, sid, pos, term, surface))
+            pos += 1
+    return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "position", "term", "surface"])
+
+
+def terms_ngrams(terms: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Runs of ``n`` adjacent terms within a sentence, joined by ``_`` (n=1 returns the terms)."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    if n == 1:
+        return terms[["doc_id", "sentence_id", "term"]].copy()
+    rows = []
+    for (doc_id, sid), grp in terms.groupby(["doc_id", "sentence_id"], sort=True):
+        t = list(grp["term"])
+        for i in range(len(t) - n + 1):
+            rows.append((doc_id, sid, "_".join(t[i : i + n])))
+    return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "term"])
+
+
+def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
+    """Juilland's D over parts of unequal size: 1 - (sd / mean of relative frequencies) / sqrt(parts - 1).
+
+    1 means the term is spread evenly across articles, 0 that it sits in one.
+
+    >>> juilland_d(np.array([5, 5]), np.array([100, 100]))
+    1.0
+    >>> juilland_d(np.array([10, 0]), np.array([100, 100]))
+    0.0
+    """
+    k = len(freqs)
+    if k < 2:
+        return float("nan")
+    p = freqs / sizes
+    mean = p.mean()
+    if mean == 0:
+        return float("nan")
+    v = p.std(ddof=0) / mean
+    return float(max(0.0, 1 - v / math.sqrt(k - 1)))
+
+
+def textstat_frequency(
+    terms: pd.DataFrame,
+    doc_sizes: pd.Series,
+    ngram: int | list[int] = 1,
+    stem_surfaces: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Corpus-level frequency table, one row per term and n-gram size.
+
+    Columns: term, ngram, n (occurrences), per_1000 (per 1,000 word tokens of the
+    corpus), doc_freq (articles containing it), idf (ln(N / doc_freq)), tfidf (sum over
+    articles of count x idf), juilland_d (dispersion over articles, 1 = even),
+    top_doc and top_doc_share (the article that holds most of it, and its share),
+    surface (for stems: the most frequent surface form).
+    ``doc_sizes`` gives each article's number of word tokens (index doc_id).
+    """
+    sizes = doc_sizes.astype(float)
+    n_tokens = float(sizes.sum())
+    n_docs = len(sizes)
+    frames = []
+    for n in [ngram] if isinstance(ngram, int) else list(ngram):
+        grams = terms_ngrams(terms, n)
+        if grams.empty:
+            continue
+        per_doc = grams.groupby(["term", "doc_id"]).size().unstack(fill_value=0).reindex(columns=sizes.index, fill_value=0)
+        counts = per_doc.to_numpy()
+        total = counts.sum(axis=1)
+        dfreq = (counts > 0).sum(axis=1)
+        idf = np.log(n_docs / dfreq)
+        top = counts.argmax(axis=1)
+        out = pd.DataFrame(
+            {
+                "term": per_doc.index,
+                "ngram": n,
+                "n": total,
+                "per_1000": total / n_tokens * 1000,
+                "doc_freq": dfreq,
+                "idf": idf,
+                "tfidf": total * idf,
+                "juilland_d": [juilland_d(row, sizes.to_numpy()) for row in counts],
+                "top_doc": per_doc.columns[top],
+                "top_doc_share": counts[np.arange(len(top)), top] / total,
+            }
+        )
+        frames.append(out)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["term", "ngram", "n"])
+    if stem_surfaces is not None and not out.empty:
+        out = out.merge(stem_surfaces, on="term", how="left")
+    else:
+        out["surface"] = out["term"]
+    return out.sort_values(["n", "doc_freq", "term"], ascending=[False, False, True]).reset_index(drop=True)
+
+
+def stem_surfaces(terms: pd.DataFrame) -> pd.DataFrame:
+    """For stemmed terms: the most frequent surface form behind each stem (ties: alphabetical)."""
+    c = terms.groupby(["term", "surface"]).size().reset_index(name="k")
+    c = c.sort_values(["term", "k", "surface"], ascending=[True, False, True])
+    return c.drop_duplicates("term")[["term", "surface"]]
+
+
+def textstat_tfidf(terms: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """Per-article TF-IDF (raw count x ln(N / doc_freq)); the ``top`` terms of each article.
+
+    Columns: doc_id, term, n, tfidf, rank.
+    """
+    n_docs = terms["doc_id"].nunique()
+    per = terms.groupby(["doc_id", "term"]).size().rename("n").reset_index()
+    dfreq = per.groupby("term")["doc_id"].nunique()
+    per["tfidf"] = per["n"] * np.log(n_docs / per["term"].map(dfreq))
+    per = per.sort_values(["doc_id", "tfidf", "n", "term"], ascending=[True, False, False, True])
+    per["rank"] = per.groupby("doc_id").cumcount() + 1
+    return per[per["rank"] <= top].reset_index(drop=True)
+
+
+def textstat_keyness(
+    target: pd.DataFrame,
+    reference: pd.DataFrame,
+    min_freq: int = 3,
+    target_label: str = "target",
+    reference_label: str = "reference",
+) -> pd.DataFrame:
+    """Keyness of each term in ``target`` against ``reference`` (two term tables), both directions.
+
+    Columns: term, n_target, n_reference, per_1000_target, per_1000_reference, g2 (Dunning
+    log-likelihood), p (chi-squared, 1 df), log_ratio (Hardie; > 0 = more in target),
+    key_for (which side the term is key for). Only terms with n_target + n_reference
+    >= ``min_freq``. Sorted by signed G2 (target-key terms first).
+    """
+    problems = []
+    if target.empty:
+        problems.append(Problem(target_label, "the target sub-corpus has no terms", "choose a target with at least one sentence"))
+    if reference.empty:
+        problems.append(Problem(reference_label, "the reference sub-corpus has no terms", "choose a reference with at least one sentence"))
+    if min_freq < 1:
+        problems.append(Problem("keyness", f"min_freq must be at least 1, not {min_freq}", "use min_freq >= 1"))
+    if problems:
+        raise InputError(problems, "keyness request")
+    a = Counter(target["term"])
+    b = Counter(reference["term"])
+    n1, n2 = sum(a.values()), sum(b.values())
+    terms = sorted(t for t in set(a) | set(b) if a[t] + b[t] >= min_freq)
+    fa = np.array([a[t] for t in terms], dtype=float)
+    fb = np.array([b[t] for t in terms], dtype=float)
+    g = stats.g2(fa, fa + fb, n1, n1 + n2) if terms else np.array([])
+    lr = stats.log_ratio(fa, n1, fb, n2) if terms else np.array([])
+    out = pd.DataFrame(
+        {
+            "term": terms,
+            "n_target": fa.astype(int),
+            "n_reference": fb.astype(int),
+            "per_1000_target": fa / n1 * 1000,
+            "per_1000_reference": fb / n2 * 1000,
+            "g2": g,
+            "p": stats.chi2_p(g) if terms else np.array([]),
+            "log_ratio": lr,
+        }
+    )
+    out["key_for"] = np.where(out["per_1000_target"] >= out["per_1000_reference"], target_label, reference_label)
+    signed = np.where(out["key_for"] == target_label, out["g2"], -out["g2"])
+    out = out.assign(_s=signed).sort_values(["_s", "term"], ascending=[False, True]).drop(columns="_s").reset_index(drop=True)
+    out.attrs.update({"target": target_label, "reference": reference_label, "n_target_terms": n1, "n_reference_terms": n2})
+    return out
+
+
+def actor_sentences(mentions: pd.DataFrame, gaz: Gazetteer, actor: str, with_children: bool = True) -> set[tuple[str, int]]:
+    """The (doc_id, sentence_id) keys of the sentences that mention ``actor`` (and its children)."""
+    gaz.check_actor(actor)
+    family = [actor, *gaz.descendants(actor)] if with_children else [actor]
+    m = mentions[mentions["actor"].isin(family)]
+    return set(zip(m["doc_id"], m["sentence_id"]))
+
+
+def actor_terms(gaz: Gazetteer, actors: list[str]) -> set[str]:
+    """The terms that are themselves names of these actors or their children (dropped from keyness)."""
+    tok = word_tokenizer()
+    names = set()
+    for actor in actors:
+        for name in [actor, *gaz.descendants(actor)]:
+            for al in gaz.actors[name].aliases:
+                names.add(MWE_SEP.join(normalise_token(t) for t in tok.tokenize(al.alias)))
+    return names
+
+
+def keyness_actors(
+    terms: pd.DataFrame,
+    mentions: pd.DataFrame,
+    gaz: Gazetteer,
+    target: str = "France",
+    reference: str = "Russia",
+    min_freq: int = 3,
+    overlap: str = "exclude",
+    drop_actor_terms: bool = True,
+) -> pd.DataFrame:
+    """Keyness of the sentences mentioning ``target`` against those mentioning ``reference``.
+
+    ``overlap`` says what happens to sentences that mention both: "exclude" (default,
+    a cleaner contrast) or "both" (counted on each side). The two actors' own names are
+    dropped from the terms unless ``drop_actor_terms`` is False (they would be key by
+    construction). The frame's ``attrs`` record the sentence counts on each side.
+    """
+    if overlap not in ("exclude", "both"):
+        raise InputError([Problem("keyness", f"overlap must be 'exclude' or 'both', not {overlap!r}", "use one of them")], "keyness request")
+    st, sr = actor_sentences(mentions, gaz, target), actor_sentences(mentions, gaz, reference)
+    if overlap == "exclude":
+        st, sr = st - sr, sr - st
+    keys = list(zip(terms["doc_id"], terms["sentence_id"]))
+    in_t = np.array([k in st for k in keys], dtype=bool)
+    in_r = np.array([k in sr for k in keys], dtype=bool)
+    t, r = terms[in_t], terms[in_r]
+    if drop_actor_terms:
+        names = actor_terms(gaz, [target, reference])
+        t, r = t[~t["term"].isin(names)], r[~r["term"].isin(names)]
+    out = textstat_keyness(t, r, min_freq=min_freq, target_label=target, reference_label=reference)
+    out.attrs.update({"n_target_sentences": len(st), "n_reference_sentences": len(sr), "overlap": overlap})
+    return out

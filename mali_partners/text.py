@@ -1,0 +1,125 @@
+"""Text layer: sentences and word tokens with NLTK, fully offline.
+
+No NLTK data is downloaded or needed: sentences come from a
+``PunktSentenceTokenizer`` built from the repository's abbreviation list
+(``data/abbreviations.txt``), run line by line because a line break in these
+articles ends a headline, a bullet or a paragraph. Words come from a
+``RegexpTokenizer`` with character spans. Every sentence and token keeps its
+offsets into the cleaned document text, so every count can be traced back.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+from nltk.tokenize import RegexpTokenizer
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+# Acronyms with periods (U.S.), numbers (150, 1,000, 2.5), words with inner hyphens or
+# apostrophes (Mali-Russia, d’état, France's).
+TOKEN_PATTERN = r"(?:[A-Z]\.){2,}|\d+(?:[.,]\d+)*|\w+(?:[-‐’']\w+)*"
+_POSSESSIVE = re.compile(r"[’']s$")
+
+
+def read_list(name: str) -> list[str]:
+    """Read a one-item-per-line data file shipped in ``mali_partners/data``, skipping # comments."""
+    text = resources.files("mali_partners").joinpath("data", name).read_text("utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def sentence_tokenizer() -> PunktSentenceTokenizer:
+    """Punkt with the repository's abbreviations; needs no NLTK data."""
+    params = PunktParameters()
+    params.abbrev_types = set(read_list("abbreviations.txt"))
+    return PunktSentenceTokenizer(params)
+
+
+@lru_cache(maxsize=1)
+def word_tokenizer() -> RegexpTokenizer:
+    """The word tokenizer: a regular expression, so spans are exact and no data is needed."""
+    return RegexpTokenizer(TOKEN_PATTERN)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The repository's stopword list (``data/stopwords.txt``; source noted there)."""
+    return frozenset(read_list("stopwords.txt"))
+
+
+def fold(text: str) -> str:
+    """Strip accents one character for one character (``Goïta`` -> ``Goita``), so offsets are kept.
+
+    >>> fold("Sergueï Goïta Côte d’Ivoire")
+    'Serguei Goita Cote d’Ivoire'
+    """
+    return "".join(unicodedata.normalize("NFD", ch)[0] for ch in text)
+
+
+def normalise_token(token: str) -> str:
+    """Lower-case, unify apostrophes and drop a possessive: ``France’s`` -> ``france``.
+
+    >>> normalise_token("France’s"), normalise_token("d’État")
+    ('france', "d'état")
+    """
+    t = token.lower().replace("’", "'").replace("‐", "-")
+    return _POSSESSIVE.sub("", t)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of one cleaned text (line breaks always end a sentence)."""
+    tok = sentence_tokenizer()
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        if line.strip():
+            for s, e in tok.span_tokenize(line):
+                seg = line[s:e]
+                lead = len(seg) - len(seg.lstrip())
+                trail = len(seg) - len(seg.rstrip())
+                if e - trail > s + lead:
+                    spans.append((pos + s + lead, pos + e - trail))
+        pos += len(line) + 1
+    return spans
+
+
+def corpus_sentences(docs: pd.DataFrame) -> pd.DataFrame:
+    """One row per sentence: doc_id, sentence_id (from 0 in each article), start, end, text.
+
+    ``start``/``end`` are offsets into the article's cleaned ``text``.
+    """
+    rows = []
+    for doc_id, text in zip(docs["doc_id"], docs["text"]):
+        for i, (s, e) in enumerate(sentence_spans(text)):
+            rows.append((doc_id, i, s, e, text[s:e]))
+    out = pd.DataFrame(rows, columns=["doc_id", "sentence_id", "start", "end", "text"])
+    out.attrs.update(docs.attrs)
+    return out
+
+
+def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
+    """One row per word token: doc_id, sentence_id, token_id (from 0 in each article), start, end, token, norm, is_stop.
+
+    ``norm`` is the lower-cased token without a possessive; ``is_stop`` marks the
+    repository's stopwords and tokens with no letter (numbers, punctuation).
+    """
+    tok = word_tokenizer()
+    stops = stopwords()
+    rows = []
+    counters: dict[str, int] = {}
+    for doc_id, sid, start, text in zip(sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]):
+        n = counters.get(doc_id, 0)
+        for s, e in tok.span_tokenize(text):
+            token = text[s:e]
+            norm = normalise_token(token)
+            is_stop = norm in stops or not any(c.isalpha() for c in norm)
+            rows.append((doc_id, sid, n, start + s, start + e, token, norm, is_stop))
+            n += 1
+        counters[doc_id] = n
+    out = pd.DataFrame(rows, columns=["doc_id", "sentence_id", "token_id", "start", "end", "token", "norm", "is_stop"])
+    out.attrs.update(sentences.attrs)
+    return out
