@@ -1,0 +1,658 @@
+"""Trajectories: dated, scored partner mentions, and the series and events they make.
+
+The chain is: each partner mention gets a date (:mod:`mali_partners.dating`); each
+sentence gets the relation cues of the lexicon, with negation and modality; each cue
+is attributed to the nearest partner mention in its clause; a sentence-partner *unit*
+gets the sum of its cues (clipped to [-1, 1]). Series aggregate units and mentions per
+partner and period, with a bootstrap confidence interval and the evidence count, and
+keep the sentences behind every point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .dating import date_mention, resolve
+from .errors import InputError, Problem
+from .gazetteer import Gazetteer
+
+PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
+CUE_TYPES = ("verbal", "material")
+LEXICON_KEYS = {"cue", "pattern", "weight", "type", "plover", "event", "note"}
+_CLAUSE_BREAK = re.compile(r"[;:()]|,\s+(?:but|while|whereas|although|though|however|despite|which|who|claiming|saying)\b|\s(?:but|while|whereas|although)\s", re.I)
+_COORD = re.compile(r"^(?:\s*,\s*|\s*,?\s+(?:and|or)\s+|\s*,\s*(?:and|or)\s+)(?:the\s+)?$", re.I)
+_CONCESSIVE = re.compile(r"\b(?:despite|in spite of|notwithstanding)\b[^,;:]*$", re.I)  # "Despite X, ...": X is conceded
+_VENUE = re.compile(r"\b(?:in|at|from|to)\s+(?:the\s+)?$", re.I)
+_WORD = re.compile(r"\w+(?:[’'-]\w+)*")
+
+
+@dataclass
+class Cue:
+    """One lexicon entry, compiled."""
+
+    cue: str
+    pattern: re.Pattern[str]
+    weight: float
+    type: str
+    plover: str
+    event: bool
+    line: int
+
+
+@dataclass
+class Lexicon:
+    """The relation lexicon and its scope settings."""
+
+    cues: list[Cue]
+    negators: list[str]
+    modals: list[str]
+    negation_window: int
+    attribution_window: int
+    object_window: int
+    negation_factor: float
+    modal_factor: float
+    concessive_factor: float
+    threshold: float
+    version: str
+    sha: str
+    path: str
+    _neg: re.Pattern[str] = field(init=False, repr=False)
+    _mod: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._neg = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.negators, key=len, reverse=True)) + r")\b", re.I)
+        self._mod = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.modals, key=len, reverse=True)) + r")\b", re.I)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per cue: cue, pattern, weight, type, plover, event."""
+        return pd.DataFrame([{"cue": c.cue, "pattern": c.pattern.pattern[3:-3], "weight": c.weight, "type": c.type, "plover": c.plover, "event": c.event} for c in self.cues])
+
+
+def lexicon_default_path() -> str:
+    """Path of the packaged lexicon."""
+    return str(resources.files("mali_partners").joinpath("data", "lexicon.yaml"))
+
+
+def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
+    """Load and check a relation lexicon; raise :class:`InputError` listing every problem."""
+    name = str(path or lexicon_default_path())
+    p = Path(name)
+    if not p.is_file():
+        raise InputError([Problem(name, "the lexicon file does not exist", "give the path of a lexicon YAML file")], "lexicon")
+    data = p.read_bytes()
+    try:
+        root = yaml.compose(data.decode("utf-8"))
+        doc = yaml.safe_load(data.decode("utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError([Problem(name, f"invalid YAML: {getattr(exc, 'problem', None) or exc}", "fix the quoting or indentation there", where)], "lexicon") from None
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "lexicon") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("cues"), list):
+        raise InputError([Problem(name, "no `cues:` list", "start from the packaged lexicon.yaml")], "lexicon")
+    lines = []
+    for node_k, node_v in root.value:
+        if node_k.value == "cues":
+            lines = [n.start_mark.line + 1 for n in node_v.value]
+    problems: list[Problem] = []
+    cues: list[Cue] = []
+    seen_names: dict[str, int] = {}
+    seen_forms: dict[str, tuple[str, int]] = {}
+    for i, entry in enumerate(doc["cues"]):
+        line = lines[i] if i < len(lines) else 0
+        where = f"line {line}"
+        if not isinstance(entry, dict):
+            problems.append(Problem(name, "a cue must be a mapping with cue, pattern, weight, type", "see the header of lexicon.yaml", where))
+            continue
+        cname = str(entry.get("cue", "")).strip()
+        where += f" (cue {cname})" if cname else ""
+        for k in entry:
+            if k not in LEXICON_KEYS:
+                problems.append(Problem(name, f"unknown field {k!r}", f"allowed: {', '.join(sorted(LEXICON_KEYS))}", where))
+        if not cname:
+            problems.append(Problem(name, "a cue has no name", "add `cue:`", where))
+        elif cname in seen_names:
+            problems.append(Problem(name, f"cue {cname!r} is defined twice (also line {seen_names[cname]})", "merge the two entries", where))
+        else:
+            seen_names[cname] = line
+        weight = entry.get("weight")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not -1 <= float(weight) <= 1:
+            problems.append(Problem(name, f"weight {weight!r} is out of range", "use a number from -1 (most conflictual) to 1 (most cooperative)", where))
+            weight = 0.0
+        ctype = entry.get("type")
+        if ctype not in CUE_TYPES:
+            problems.append(Problem(name, f"type {ctype!r} is not allowed", f"use one of: {', '.join(CUE_TYPES)}", where))
+        pattern = str(entry.get("pattern", "")).strip()
+        if not pattern:
+            problems.append(Problem(name, "the pattern is empty", "give the word forms, e.g. expel|expelled|expulsion", where))
+            continue
+        for form in pattern.split("|"):
+            key = form.strip().lower()
+            if key in seen_forms and seen_forms[key][0] != cname:
+                problems.append(Problem(name, f"the form {form!r} is also in cue {seen_forms[key][0]!r} (line {seen_forms[key][1]})", "keep each word form in one cue only", where))
+            seen_forms.setdefault(key, (cname, line))
+        try:
+            compiled = re.compile(r"\b(?:" + pattern + r")\b", re.I)
+        except re.error as exc:
+            problems.append(Problem(name, f"the pattern is not a valid regular expression: {exc}", "fix the pattern", where))
+            continue
+        cues.append(Cue(cname, compiled, float(weight), str(ctype), str(entry.get("plover", "")), bool(entry.get("event", False)), line))
+    for key, lo, hi in (("negation_factor", -1, 1), ("modal_factor", 0, 1), ("threshold", 0, 1)):
+        v = doc.get(key)
+        if not isinstance(v, (int, float)) or not lo <= v <= hi:
+            problems.append(Problem(name, f"{key} {v!r} is out of range", f"use a number from {lo} to {hi}"))
+    nw = doc.get("negation_window")
+    if not isinstance(nw, int) or nw < 1:
+        problems.append(Problem(name, f"negation_window {nw!r} must be a whole number >= 1", "use e.g. 4"))
+    if problems:
+        raise InputError(problems, f"lexicon {name}")
+    return Lexicon(
+        cues,
+        list(doc.get("negators", [])),
+        list(doc.get("modals", [])),
+        int(nw),
+        int(doc.get("attribution_window", 10)),
+        int(doc.get("object_window", 6)),
+        float(doc["negation_factor"]),
+        float(doc["modal_factor"]),
+        float(doc.get("concessive_factor", 0.0)),
+        float(doc["threshold"]),
+        str(doc.get("version", "")),
+        hashlib.sha256(data).hexdigest()[:12],
+        name,
+    )
+
+
+# ----------------------------------------------------------------------------- dating
+
+
+def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
+    """Add the date of each mention: date_earliest, date_latest, date_point (Timestamps),
+    date_precision (day, month, year, range, publication), date_source (in-text or
+    publication), date_expression and date_note.
+    """
+    sent = sentences.set_index(["doc_id", "sentence_id"])
+    pub = docs.set_index("doc_id")
+    cache: dict[tuple[str, int], list] = {}
+    rows = []
+    for r in mentions.itertuples(index=False):
+        lo, hi = pub.at[r.doc_id, "date_earliest"].date(), pub.at[r.doc_id, "date_latest"].date()
+        key = (r.doc_id, r.sentence_id)
+        srow = sent.loc[key]
+        if key not in cache:
+            cache[key] = resolve(srow["text"], lo, hi)
+        s0 = int(srow["start"])
+        d = date_mention(cache[key], r.start - s0, r.end - s0, lo, hi)
+        rows.append(
+            (
+                pd.Timestamp(d.earliest),
+                pd.Timestamp(d.latest),
+                pd.Timestamp(d.point),
+                d.precision,
+                "publication" if d.precision == "publication" else "in-text",
+                d.expression,
+                d.note,
+            )
+        )
+    cols = ["date_earliest", "date_latest", "date_point", "date_precision", "date_source", "date_expression", "date_note"]
+    extra = pd.DataFrame(rows, columns=cols, index=mentions.index)
+    out = pd.concat([mentions, extra], axis=1)
+    out.attrs.update(mentions.attrs)
+    return out
+
+
+# ----------------------------------------------------------------------------- cues
+
+
+def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
+    """The cues of one sentence, left to right, with negation and modality applied.
+
+    Each: cue, start, end, surface, weight, type, plover, event, negated, modal, effective.
+    A negator or modal counts only between the previous cue and this one, within
+    ``negation_window`` words, so "unlikely to reject Russian support" negates
+    "reject" and not "support".
+    """
+    hits = []
+    taken: list[tuple[int, int]] = []
+    for c in sorted(lex.cues, key=lambda c: -len(c.pattern.pattern)):
+        for m in c.pattern.finditer(text):
+            s, e = m.span()
+            if any(s < te and ts < e for ts, te in taken):
+                continue
+            taken.append((s, e))
+            hits.append((s, e, c))
+    hits.sort(key=lambda h: h[0])
+    out = []
+    prev_end = 0
+    for s, e, c in hits:
+        before = re.split(r"[,;:\u201c\u201d\"]", text[prev_end:s])[-1]  # scope ends at punctuation
+        words = _WORD.findall(before)[-lex.negation_window :]
+        window = " ".join(words)
+        negated = bool(lex._neg.search(window))
+        modal = bool(lex._mod.search(window))
+        conceded = bool(_CONCESSIVE.search(text[:s]))
+        eff = c.weight * (lex.negation_factor if negated else 1.0) * (lex.modal_factor if modal else 1.0) * (lex.concessive_factor if conceded else 1.0)
+        out.append({"cue": c.cue, "start": s, "end": e, "surface": text[s:e], "weight": c.weight, "type": c.type, "plover": c.plover, "event": c.event, "negated": negated, "modal": modal, "conceded": conceded, "effective": eff})
+        prev_end = e
+    return out
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    cuts = [0, *[m.start() for m in _CLAUSE_BREAK.finditer(text)], len(text)]
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _clause_of(pos: int, clauses: list[tuple[int, int]]) -> int:
+    for i, (a, b) in enumerate(clauses):
+        if a <= pos < b:
+            return i
+    return len(clauses) - 1
+
+
+def _word_gap(text: str, a: tuple[int, int], b: tuple[int, int]) -> int:
+    lo, hi = (a[1], b[0]) if a[0] <= b[0] else (b[1], a[0])
+    return len(_WORD.findall(text[lo:hi])) if hi > lo else 0
+
+
+def attribute_cue(
+    text: str,
+    span: tuple[int, int],
+    cands: list[tuple[int, int, str, bool]],
+    clauses: list[tuple[int, int]],
+    max_gap: int,
+    object_gap: int,
+) -> tuple[list[str], str]:
+    """Which partner(s) a cue speaks of, and why.
+
+    Candidates are (start, end, partner, is_venue) within the sentence. Venues are
+    skipped and only the cue's own clause is searched. A partner
+    right after the cue (within ``object_gap`` words: "expelled the French", "ties with
+    Russia") is its object and wins; otherwise the nearest partner within ``max_gap``
+    words. Partners listed together with the winner ("Belgium, the Netherlands and
+    Germany") share the cue.
+    """
+    pool = [c for c in cands if not c[3]]
+    if not pool:
+        return [], "no partner in the sentence other than as a venue"
+    ci = _clause_of(span[0], clauses)
+    pool = [c for c in pool if _clause_of(c[0], clauses) == ci]
+    where = "clause"
+    if not pool:
+        return [], "no partner in the cue's clause"
+    after = [c for c in pool if c[0] >= span[1] and _word_gap(text, span, (c[0], c[1])) <= object_gap]
+    if after:
+        best = min(after, key=lambda c: c[0])
+        how = f"object: the first partner after the cue in the {where}"
+    else:
+        best = min(pool, key=lambda c: (_word_gap(text, span, (c[0], c[1])), c[0]))
+        gap = _word_gap(text, span, (best[0], best[1]))
+        if gap > max_gap:
+            return [], f"no partner within {max_gap} words"
+        how = f"nearest partner in the {where} ({gap} words away)"
+    group = _coordinated(text, best, pool)
+    return sorted({c[2] for c in group}), how
+
+
+def _coordinated(text: str, seed: tuple[int, int, str, bool], pool: list[tuple[int, int, str, bool]]) -> list[tuple[int, int, str, bool]]:
+    """The seed mention and every mention joined to it by commas, "and" or "or" only."""
+    ordered = sorted(pool, key=lambda c: c[0])
+    i = ordered.index(seed)
+    group = [seed]
+    j = i
+    while j > 0 and _COORD.match(text[ordered[j - 1][1] : ordered[j][0]]):
+        j -= 1
+        group.append(ordered[j])
+    j = i
+    while j < len(ordered) - 1 and _COORD.match(text[ordered[j][1] : ordered[j + 1][0]]):
+        j += 1
+        group.append(ordered[j])
+    return group
+
+
+def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazetteer, lex: Lexicon, rollup: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score every sentence-partner unit; return (units, cue_hits).
+
+    ``units``: doc_id, sentence_id, partner, n_mentions, first_start, score, label,
+    n_cues, cues (``cue:effective`` list), plus the date columns of the partner's first
+    mention in the sentence when ``mentions`` carries them.
+    ``cue_hits``: one row per cue occurrence with the partner it was attributed to
+    (empty when no partner was near enough) and why.
+    Partners are the gazetteer roots when ``rollup`` (Wagner counts for Russia), the
+    focal actor is never a partner, and capitals used as venues take no cues.
+    """
+    m = mentions[~mentions["root" if rollup else "actor"].eq(gaz.focal) & ~mentions["actor"].eq(gaz.focal)].copy()
+    m["partner"] = m["root"] if rollup else m["actor"]
+    alias_note = {al.alias: al.note for a in gaz.actors.values() for al in a.aliases}
+    sent = sentences.set_index(["doc_id", "sentence_id"])
+    unit_rows, hit_rows = [], []
+    date_cols = [c for c in ("date_earliest", "date_latest", "date_point", "date_precision", "date_source", "date_expression", "date_note") if c in m.columns]
+    for (doc_id, sid), grp in m.groupby(["doc_id", "sentence_id"], sort=True):
+        srow = sent.loc[(doc_id, sid)]
+        text, s0 = srow["text"], int(srow["start"])
+        clauses = _clauses(text)
+        cands = []
+        for r in grp.itertuples(index=False):
+            a, b = r.start - s0, r.end - s0
+            note = alias_note.get(r.alias, "")
+            venue = bool(("capital" in note or "seat" in note) and _VENUE.search(text[max(0, a - 12) : a]))
+            cands.append((a, b, r.partner, venue))
+        scores: dict[str, list[tuple[str, float]]] = {p: [] for p in grp["partner"]}
+        for h in sentence_cues(text, lex):
+            target, how = attribute_cue(text, (h["start"], h["end"]), cands, clauses, lex.attribution_window, lex.object_window)
+            for p in target:
+                scores[p].append((h["cue"], h["effective"]))
+            hit_rows.append({"doc_id": doc_id, "sentence_id": sid, **{k: h[k] for k in ("cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective")}, "partner": "; ".join(target), "attribution": how})
+        for partner, pg in grp.groupby("partner", sort=True):
+            fired = scores[partner]
+            raw = sum(w for _, w in fired)
+            score = float(np.clip(raw, -1, 1))
+            label = "cooperative" if score > lex.threshold else "conflictual" if score < -lex.threshold else "neutral"
+            first = pg.sort_values("start").iloc[0]
+            row = {
+                "doc_id": doc_id,
+                "sentence_id": sid,
+                "partner": partner,
+                "n_mentions": len(pg),
+                "first_start": int(first["start"]),
+                "score": score,
+                "label": label,
+                "n_cues": sum(1 for _, w in fired if w != 0),
+                "cues": "; ".join(f"{c}:{w:+.2f}" for c, w in fired),
+            }
+            row.update({c: first[c] for c in date_cols})
+            unit_rows.append(row)
+    units = pd.DataFrame(unit_rows)
+    hits = pd.DataFrame(hit_rows, columns=["doc_id", "sentence_id", "cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective", "partner", "attribution"])
+    return units, hits
+
+
+# ----------------------------------------------------------------------------- series
+
+
+def _check_period(period: str) -> str:
+    if period not in PERIODS:
+        raise InputError([Problem("period", f"unknown period {period!r}", f"use one of: {', '.join(PERIODS)}")], "request")
+    return PERIODS[period]
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean; NaN when fewer than two values."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, size=(n_boot, len(values)), replace=True).mean(axis=1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def textstat_trajectory(
+    mentions: pd.DataFrame,
+    units: pd.DataFrame,
+    gaz: Gazetteer,
+    partners: list[str] | None = None,
+    period: str = "year",
+    rollup: bool = True,
+    min_evidence: int = 3,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per partner and period: mentions, salience, mean relation score with a bootstrap CI, evidence.
+
+    Columns: partner, period, period_start, mentions, salience (share of all partner
+    mentions in the period: media attention, not a count of events), score (mean of the
+    units that carry at least one cue), ci_low, ci_high, n_evidence (those units),
+    low_evidence (fewer than ``min_evidence``). Periods with no mention of a partner are
+    absent (gaps, never zeros); a period with mentions but no scored unit has a NaN score.
+    ``mentions`` must carry ``date_point`` (see :func:`mentions_date`), ``units`` come
+    from :func:`relations_score` with the same ``rollup``.
+    """
+    freq = _check_period(period)
+    if min_evidence < 1:
+        raise InputError([Problem("min_evidence", f"min_evidence must be >= 1, not {min_evidence}", "use e.g. 3")], "request")
+    partners = partners or ["France", "Russia"]
+    for p in partners:
+        gaz.check_actor(p)
+    col = "root" if rollup else "actor"
+    pm = mentions[~mentions[col].eq(gaz.focal) & ~mentions["actor"].eq(gaz.focal)].copy()
+    pm["period"] = pm["date_point"].dt.to_period(freq)
+    totals = pm.groupby("period").size()
+    u = units.copy()
+    u["period"] = u["date_point"].dt.to_period(freq)
+    rows = []
+    for p in partners:
+        sel = pm[pm[col] == p]
+        if sel.empty:
+            continue
+        for per, grp in sel.groupby("period", sort=True):
+            scored = u[(u["partner"] == p) & (u["period"] == per) & (u["n_cues"] > 0)]
+            vals = scored["score"].to_numpy()
+            lo, hi = bootstrap_ci(vals, n_boot=n_boot, seed=seed)
+            rows.append(
+                {
+                    "partner": p,
+                    "period": str(per),
+                    "period_start": per.start_time,
+                    "mentions": len(grp),
+                    "salience": len(grp) / totals[per],
+                    "score": float(vals.mean()) if len(vals) else float("nan"),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "n_evidence": len(vals),
+                    "low_evidence": len(vals) < min_evidence,
+                }
+            )
+    out = pd.DataFrame(rows, columns=["partner", "period", "period_start", "mentions", "salience", "score", "ci_low", "ci_high", "n_evidence", "low_evidence"])
+    out.attrs.update({"period": period, "rollup": rollup, "min_evidence": min_evidence, "n_boot": n_boot, "seed": seed})
+    return out
+
+
+def trajectory_evidence(units: pd.DataFrame, sentences: pd.DataFrame, docs: pd.DataFrame, period: str = "year", partners: list[str] | None = None) -> pd.DataFrame:
+    """The sentences behind every point: partner, period, doc_id, sentence_id, title, published,
+    date, date_source, date_precision, date_expression, score, label, cues, sentence.
+    """
+    freq = _check_period(period)
+    u = units if partners is None else units[units["partner"].isin(partners)]
+    s = sentences.set_index(["doc_id", "sentence_id"])["text"]
+    d = docs.set_index("doc_id")
+    out = pd.DataFrame(
+        {
+            "partner": u["partner"],
+            "period": u["date_point"].dt.to_period(freq).astype(str),
+            "doc_id": u["doc_id"],
+            "sentence_id": u["sentence_id"],
+            "title": u["doc_id"].map(d["title"]),
+            "published": u["doc_id"].map(d["published"]),
+            "date": u["date_point"].dt.date.astype(str),
+            "date_source": u["date_source"],
+            "date_precision": u["date_precision"],
+            "date_expression": u["date_expression"],
+            "score": u["score"],
+            "label": u["label"],
+            "n_cues": u["n_cues"],
+            "cues": u["cues"],
+            "sentence": [s[(a, b)] for a, b in zip(u["doc_id"], u["sentence_id"])],
+        }
+    )
+    return out.sort_values(["partner", "period", "doc_id", "sentence_id"]).reset_index(drop=True)
+
+
+def trajectory_events(units: pd.DataFrame, sentences: pd.DataFrame, hits: pd.DataFrame, partners: list[str] | None = None) -> pd.DataFrame:
+    """Dated events named by the corpus: units with an in-text date and an event cue attributed to the partner.
+
+    Columns: partner, date (the point), date_earliest, date_latest, date_precision,
+    date_expression, event (the strongest event cue), score, doc_id, sentence_id, sentence.
+    One row per partner, date and event (the first sentence that names it).
+    """
+    ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
+    s = sentences.set_index(["doc_id", "sentence_id"])["text"]
+    rows = []
+    for r in units.itertuples(index=False):
+        if r.date_source != "in-text" or (partners and r.partner not in partners):
+            continue
+        cand = ev[(ev["doc_id"] == r.doc_id) & (ev["sentence_id"] == r.sentence_id)]
+        cand = cand[cand["partner"].str.split("; ").apply(lambda ps, p=r.partner: p in ps)]
+        if cand.empty:
+            continue
+        best = cand.assign(a=cand["weight"].abs()).sort_values("a", ascending=False).iloc[0]
+        rows.append(
+            {
+                "partner": r.partner,
+                "date": r.date_point,
+                "date_earliest": r.date_earliest,
+                "date_latest": r.date_latest,
+                "date_precision": r.date_precision,
+                "date_expression": r.date_expression,
+                "event": best["cue"],
+                "score": r.score,
+                "doc_id": r.doc_id,
+                "sentence_id": r.sentence_id,
+                "sentence": s[(r.doc_id, r.sentence_id)],
+            }
+        )
+    out = pd.DataFrame(rows, columns=["partner", "date", "date_earliest", "date_latest", "date_precision", "date_expression", "event", "score", "doc_id", "sentence_id", "sentence"])
+    out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(["partner", "date_earliest", "date_latest", "event"])
+    return out.reset_index(drop=True)
+
+
+def trajectory_crossover(series: pd.DataFrame, a: str = "France", b: str = "Russia", value: str = "salience") -> pd.DataFrame:
+    """Period by period, ``b`` minus ``a`` on one measure, and the first period where ``b`` leads.
+
+    Columns: period, period_start, <a>, <b>, difference, b_leads. ``attrs['first_lead']``
+    is the first period where ``b`` is ahead after a period where it was not (or None).
+    """
+    wide = series.pivot_table(index=["period", "period_start"], columns="partner", values=value).reset_index()
+    for p in (a, b):
+        if p not in wide.columns:
+            wide[p] = np.nan
+    wide = wide.sort_values("period_start")
+    wide["difference"] = wide[b] - wide[a]
+    wide["b_leads"] = wide["difference"] > 0
+    first = None
+    leads = list(wide["b_leads"])
+    for i in range(1, len(leads)):
+        if leads[i] and not leads[i - 1]:
+            first = wide["period"].iloc[i]
+            break
+    out = wide[["period", "period_start", a, b, "difference", "b_leads"]].reset_index(drop=True)
+    out.attrs["first_lead"] = first
+    return out
+
+
+def trajectory_leave_one_out(
+    mentions: pd.DataFrame,
+    units: pd.DataFrame,
+    docs: pd.DataFrame,
+    gaz: Gazetteer,
+    partners: list[str] | None = None,
+    period: str = "year",
+    by: str = "source",
+) -> pd.DataFrame:
+    """Robustness: recompute the series leaving out one source (or article) at a time.
+
+    Columns: left_out, partner, period, score_full, score_without, sign_holds (True when
+    the sign of the mean score is unchanged, NaN when the period loses all its evidence).
+    """
+    if by not in ("source", "doc_id"):
+        raise InputError([Problem("by", f"unknown grouping {by!r}", "use 'source' or 'doc_id'")], "request")
+    full = textstat_trajectory(mentions, units, gaz, partners, period, n_boot=10)
+    full_idx = full.set_index(["partner", "period"])["score"]
+    rows = []
+    for key in sorted(docs[by].unique()):
+        keep = set(docs.loc[docs[by] != key, "doc_id"])
+        part = textstat_trajectory(mentions[mentions["doc_id"].isin(keep)], units[units["doc_id"].isin(keep)], gaz, partners, period, n_boot=10)
+        pidx = part.set_index(["partner", "period"])["score"]
+        for (p, per), s_full in full_idx.items():
+            s_wo = pidx.get((p, per), np.nan)
+            holds = np.nan if (np.isnan(s_full) or np.isnan(s_wo)) else bool(np.sign(s_full) == np.sign(s_wo))
+            rows.append({"left_out": key, "partner": p, "period": per, "score_full": s_full, "score_without": s_wo, "sign_holds": holds})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def cohen_kappa(a: list[str], b: list[str]) -> float:
+    """Cohen's kappa between two label sequences: (p_o - p_e) / (1 - p_e).
+
+    >>> cohen_kappa(["x", "y", "x", "y"], ["x", "y", "y", "y"])
+    0.5
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError("two non-empty label lists of the same length are needed")
+    labels = sorted(set(a) | set(b))
+    n = len(a)
+    po = sum(x == y for x, y in zip(a, b)) / n
+    pe = sum((a.count(lab) / n) * (b.count(lab) / n) for lab in labels)
+    return 1.0 if pe == 1 else (po - pe) / (1 - pe)
+
+
+def evaluate_relations(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataFrame) -> dict:
+    """Agreement of the scorer with the gold labels: accuracy, kappa, confusion matrix, joined rows.
+
+    Gold rows are matched on (doc_id, sentence text, partner); a gold pair the scorer
+    has no unit for counts as "neutral" predicted (the partner was not found).
+    """
+    s = sentences.set_index(["doc_id", "sentence_id"])["text"]
+    pred = {(d, s[(d, i)], p): lab for d, i, p, lab in zip(units["doc_id"], units["sentence_id"], units["partner"], units["label"])}
+    g = gold.copy()
+    g["predicted"] = [pred.get((d, t, p), "neutral") for d, t, p in zip(g["doc_id"], g["text"], g["partner"])]
+    g["found"] = [(d, t, p) in pred for d, t, p in zip(g["doc_id"], g["text"], g["partner"])]
+    labels = ["cooperative", "neutral", "conflictual"]
+    conf = pd.crosstab(pd.Categorical(g["label"], labels), pd.Categorical(g["predicted"], labels), rownames=["gold"], colnames=["predicted"], dropna=False)
+    acc = float((g["label"] == g["predicted"]).mean())
+    return {"n": len(g), "accuracy": acc, "kappa": cohen_kappa(list(g["label"]), list(g["predicted"])), "confusion": conf, "rows": g}
+
+
+def evaluate_dating(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataFrame) -> dict:
+    """Dating accuracy against the gold dates: share in the right year, share exact to the stated precision.
+
+    "Right year": the year of our date point lies within the years of the gold interval.
+    "Exact": our interval equals the gold interval (earliest and latest day).
+    Reported for all gold rows and for those whose gold date is in-text (not the publication).
+    """
+    from .corpus import parse_published
+
+    s = sentences.set_index(["doc_id", "sentence_id"])["text"]
+    ours = {(d, s[(d, i)], p): (e, la, pt) for d, i, p, e, la, pt in zip(units["doc_id"], units["sentence_id"], units["partner"], units["date_earliest"], units["date_latest"], units["date_point"])}
+    rows = []
+    for r in gold.itertuples(index=False):
+        key = (r.doc_id, r.text, r.partner)
+        if key not in ours:
+            continue
+        spec = parse_published(str(r.event_date))
+        e, la, pt = ours[key]
+        rows.append(
+            {
+                "doc_id": r.doc_id,
+                "partner": r.partner,
+                "gold": r.event_date,
+                "gold_precision": r.event_precision,
+                "ours": f"{e.date()}/{la.date()}",
+                "right_year": spec.earliest.year <= pt.year <= spec.latest.year,
+                "exact": (e.date() == spec.earliest and la.date() == spec.latest),
+                "in_text": r.event_precision != "publication",
+            }
+        )
+    df = pd.DataFrame(rows)
+    dated = df[df["in_text"]]
+    return {
+        "n": len(df),
+        "right_year": float(df["right_year"].mean()),
+        "exact": float(df["exact"].mean()),
+        "n_in_text": len(dated),
+        "right_year_in_text": float(dated["right_year"].mean()) if len(dated) else float("nan"),
+        "exact_in_text": float(dated["exact"].mean()) if len(dated) else float("nan"),
+        "rows": df,
+    }
+
