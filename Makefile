@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?= seeds
 BOOK_HTML := _build/html
+export MALI_PARTNERS_CORPUS := $(abspath $(CORPUS))
 
 .PHONY: help install validate analyse book book-strict publish test test-fast lint lock bench bench-quick clean distclean
 
@@ -34,11 +35,12 @@ analyse: install validate
 # Execution is cached (jupyter-cache in _build/.jupyter_cache): an unchanged rebuild executes nothing.
 book: install validate
 	$(BIN)/python -m mali_partners.bookinfo --corpus $(CORPUS) --out _build/bookinfo.json
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/mali-partners analyse $(CORPUS) --out _build/tables
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "book: open $(BOOK_HTML)/index.html"
 
-publish: install validate
-	$(BIN)/python -m mali_partners.publish --corpus $(CORPUS) --site _site
+publish: book
+	$(BIN)/python -m mali_partners.publish --html $(BOOK_HTML) --site _site
 
 lint: install
 	$(BIN)/ruff check mali_partners tests benchmarks

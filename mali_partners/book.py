@@ -1,0 +1,76 @@
+"""Helpers the notebooks call: load the analysis once, glue numbers, show safe tables.
+
+Notebooks stay thin: narrative, calls to the package, display. Every table goes
+through :func:`table`, which escapes the corpus text (an article containing
+``<script>`` shows as text) and keeps tables inside the page width.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+
+import pandas as pd
+
+from .bookinfo import corpus_dir
+from .pipeline import Analysis, run
+
+
+@lru_cache(maxsize=2)
+def analysis(corpus: str | None = None) -> Analysis:
+    """The analysis of the book's corpus (``$MALI_PARTNERS_CORPUS`` or the project's ``seeds``), computed once per kernel."""
+    return run(corpus or str(corpus_dir()))
+
+
+def glue_all(values: dict[str, object]) -> None:
+    """Glue every value under its key (``display=False``), for ``{glue:text}`` in the prose."""
+    from myst_nb import glue
+
+    for key, value in values.items():
+        glue(key, value, display=False)
+
+
+def table(df: pd.DataFrame, wrap: tuple[str, ...] = (), max_rows: int = 40, floatfmt: str = "{:.2f}", caption: str = ""):
+    """An escaped HTML table that scrolls sideways instead of overflowing the page.
+
+    ``wrap`` names the long-text columns (sentences) that wrap inside a readable width.
+    """
+    from IPython.display import HTML
+
+    d = df.head(max_rows)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in d.columns)
+    rows = []
+    for _, r in d.iterrows():
+        cells = []
+        for c in d.columns:
+            v = r[c]
+            if isinstance(v, float):
+                text = "" if pd.isna(v) else floatfmt.format(v)
+            else:
+                text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+            cls = ' class="mp-wrap"' if c in wrap else ""
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = f"<p><em>{len(df) - max_rows} more rows in the downloadable table.</em></p>" if len(df) > max_rows else ""
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return HTML(f'<table class="mp-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}')
+
+
+def kwic_table(lines: pd.DataFrame, max_rows: int = 20):
+    """Keyword-in-context lines aligned on the keyword, escaped."""
+    from IPython.display import HTML
+
+    rows = []
+    for r in lines.head(max_rows).itertuples(index=False):
+        rows.append(
+            f"<tr><td>{html.escape(str(r.doc_id))}</td><td>{html.escape(str(r.published))}</td>"
+            f'<td class="left">{html.escape(r.left)}</td><td class="kw">{html.escape(r.keyword)}</td><td class="right">{html.escape(r.right)}</td></tr>'
+        )
+    head = "<tr><th>article</th><th>published</th><th>left</th><th>keyword</th><th>right</th></tr>"
+    return HTML(f'<table class="mp-table mp-kwic"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def fmt_list(items: list[str]) -> str:
+    """``a, b and c``."""
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""

@@ -1,0 +1,479 @@
+"""Pipeline: the whole analysis in one call, and the tables ``mali-partners analyse`` writes.
+
+:func:`run` goes corpus -> text -> actors -> frequency / co-occurrence / trajectory and
+returns every intermediate frame in an :class:`Analysis`; notebooks call it and only
+display. :func:`analysis_tables` turns an analysis into the documented CSV tables
+(:data:`TABLES` is their data dictionary); :func:`analyse_to_dir` writes them into a
+temporary folder and renames it into place, so a failed run never leaves half a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from . import actors as act
+from . import cooccurrence as cooc
+from . import frequency as freq
+from . import trajectory as traj
+from .clean import corpus_clean
+from .corpus import corpus_load, read_raw
+from .errors import InputError, Problem
+from .gazetteer import Gazetteer, gazetteer_load
+from .text import corpus_sentences, read_list, sentences_tokens
+
+FOCAL_PARTNERS = ["France", "Russia"]
+
+
+def code_version() -> str:
+    """The installed package version."""
+    try:
+        return metadata.version("mali-partners")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+@dataclass
+class Analysis:
+    """Every frame of one run, with the configuration that produced it."""
+
+    docs: pd.DataFrame
+    cleaning: pd.DataFrame
+    sentences: pd.DataFrame
+    tokens: pd.DataFrame
+    mentions: pd.DataFrame
+    terms: pd.DataFrame
+    units: pd.DataFrame
+    cue_hits: pd.DataFrame
+    gazetteer: Gazetteer
+    lexicon: traj.Lexicon
+    window: int
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def n_tokens(self) -> int:
+        """Word tokens in the corpus (stopwords included)."""
+        return len(self.tokens)
+
+    @property
+    def doc_sizes(self) -> pd.Series:
+        """Word tokens per article, indexed by doc_id."""
+        return self.tokens.groupby("doc_id").size().reindex(self.docs["doc_id"], fill_value=0)
+
+    def actor_counts(self) -> pd.DataFrame:
+        """Mentions per actor, with and without children (see :func:`actors.textstat_actor_counts`)."""
+        return act.textstat_actor_counts(self.mentions, self.gazetteer, self.n_tokens)
+
+    def frequency(self, ngram: int | list[int] = 1) -> pd.DataFrame:
+        """Term frequency table (see :func:`frequency.textstat_frequency`)."""
+        return freq.textstat_frequency(self.terms, self.doc_sizes, ngram=ngram)
+
+    def keyness(self, target: str = "France", reference: str = "Russia", min_freq: int = 3) -> pd.DataFrame:
+        """Keyness of the sentences naming ``target`` against those naming ``reference``."""
+        return freq.keyness_actors(self.terms, self.mentions, self.gazetteer, target, reference, min_freq=min_freq)
+
+    def cooccurrence(self, **kw) -> pd.DataFrame:
+        """Partner co-occurrence at the three levels (see :func:`cooccurrence.textstat_cooccurrence`)."""
+        kw.setdefault("window", self.window)
+        return cooc.textstat_cooccurrence(self.mentions, self.tokens, self.gazetteer, n_sentences=len(self.sentences), n_docs=len(self.docs), **kw)
+
+    def collocates(self, actors: list[str] | None = None, **kw) -> pd.DataFrame:
+        """Collocates of each focal partner (see :func:`cooccurrence.textstat_collocates`)."""
+        kw.setdefault("window", self.window)
+        return cooc.textstat_collocates(self.mentions, self.tokens, self.gazetteer, actors or FOCAL_PARTNERS, **kw)
+
+    def trajectory(self, partners: list[str] | None = None, period: str = "year", **kw) -> pd.DataFrame:
+        """Per-partner series (see :func:`trajectory.textstat_trajectory`)."""
+        return traj.textstat_trajectory(self.mentions, self.units, self.gazetteer, partners or FOCAL_PARTNERS, period, **kw)
+
+    def evidence(self, period: str = "year", partners: list[str] | None = None) -> pd.DataFrame:
+        """The sentences behind every series point."""
+        return traj.trajectory_evidence(self.units, self.sentences, self.docs, period, partners)
+
+    def events(self, partners: list[str] | None = None) -> pd.DataFrame:
+        """Dated events named by the corpus."""
+        return traj.trajectory_events(self.units, self.sentences, self.cue_hits, partners or FOCAL_PARTNERS)
+
+    def partners(self, min_mentions: int = 1) -> list[str]:
+        """Partner roots (not the focal actor) with at least ``min_mentions`` mentions, most mentioned first."""
+        m = self.mentions[~self.mentions["root"].eq(self.gazetteer.focal)]
+        counts = m.groupby("root").size().sort_values(ascending=False)
+        return [a for a, n in counts.items() if n >= min_mentions]
+
+
+def inputs_hash(corpus_version: str, gaz: Gazetteer, lex: traj.Lexicon) -> str:
+    """One hash over everything the results depend on: corpus, gazetteer, lexicon, stopwords, code version."""
+    h = hashlib.sha256()
+    for part in (corpus_version, gaz.sha, lex.sha, "|".join(read_list("stopwords.txt")), "|".join(read_list("abbreviations.txt")), code_version()):
+        h.update(part.encode())
+    return h.hexdigest()[:12]
+
+
+def run(corpus_dir: str | os.PathLike[str] = "seeds", gazetteer: str | None = None, lexicon: str | None = None, window: int = 10) -> Analysis:
+    """Run the whole analysis on a corpus folder; raise :class:`InputError` on any bad input, before computing."""
+    cooc._check_window(window)
+    problems: list[Problem] = []
+    docs = gaz = lex = None
+    for loader in ("corpus", "gazetteer", "lexicon"):
+        try:
+            if loader == "corpus":
+                docs = corpus_load(corpus_dir)
+            elif loader == "gazetteer":
+                gaz = gazetteer_load(gazetteer)
+            else:
+                lex = traj.lexicon_load(lexicon)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems, "inputs")
+    assert docs is not None and gaz is not None and lex is not None
+    docs, cleaning = corpus_clean(docs)
+    sentences = corpus_sentences(docs)
+    tokens = sentences_tokens(sentences)
+    mentions = act.mentions_find(sentences, gaz)
+    mentions = traj.mentions_date(mentions, sentences, docs)
+    terms = freq.tokens_terms(tokens, gaz)
+    units, hits = traj.relations_score(mentions, sentences, gaz, lex)
+    cv = docs.attrs["corpus_version"]
+    prov = {
+        "corpus_dir": str(corpus_dir),
+        "corpus_version": cv,
+        "n_articles": len(docs),
+        "date_earliest": str(docs["date_earliest"].min().date()),
+        "date_latest": str(docs["date_latest"].max().date()),
+        "gazetteer_version": gaz.version,
+        "gazetteer_sha": gaz.sha,
+        "lexicon_version": lex.version,
+        "lexicon_sha": lex.sha,
+        "code_version": code_version(),
+        "inputs_hash": inputs_hash(cv, gaz, lex),
+        "window": window,
+    }
+    return Analysis(docs, cleaning, sentences, tokens, mentions, terms, units, hits, gaz, lex, window, prov)
+
+
+# ----------------------------------------------------------------------------- tables
+
+TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "documents": (
+        "One row per article: its metadata from the manifest and its size after cleaning.",
+        {
+            "doc_id": "article id (manifest `id`)",
+            "file": "text file in the corpus folder",
+            "title": "headline; [bracketed] when supplied by the analyst",
+            "source": "outlet or organisation",
+            "url": "address, may be empty",
+            "published": "publication date as given: YYYY-MM-DD, YYYY-MM, YYYY or EARLIEST/LATEST",
+            "date_precision": "day, month, year or range",
+            "date_earliest": "earliest possible publication day",
+            "date_latest": "latest possible publication day",
+            "date_basis": "the quoted evidence for the date",
+            "n_chars_raw": "characters in the raw file",
+            "n_chars_clean": "characters after cleaning",
+            "n_sentences": "sentences",
+            "n_tokens": "word tokens (stopwords included)",
+            "sha256": "hash of the raw file",
+        },
+    ),
+    "cleaning": (
+        "What each cleaning rule did to each article.",
+        {"doc_id": "article id", "rule": "cleaning rule (a function in mali_partners/clean.py)", "chars_removed": "characters it removed", "chars_added": "characters it added"},
+    ),
+    "sentences": (
+        "Every sentence of the cleaned texts; mention offsets refer to the same texts.",
+        {"doc_id": "article id", "sentence_id": "sentence number in the article, from 0", "start": "offset of its first character in the cleaned article", "end": "offset after its last character", "text": "the sentence"},
+    ),
+    "mentions": (
+        "Every mention of a gazetteer actor, with its span and date.",
+        {
+            "doc_id": "article id",
+            "sentence_id": "sentence number",
+            "start": "offset of the mention in the cleaned article text",
+            "end": "offset after the mention (text[start:end] == surface)",
+            "surface": "the text as written",
+            "actor": "canonical actor",
+            "kind": "actor kind",
+            "parent": "the actor it belongs to (Wagner -> Russia), may be empty",
+            "alias": "the gazetteer alias that matched",
+            "root": "top of the parent chain (used when children are rolled up)",
+            "focal": "True for the focal actor (Mali)",
+            "date_earliest": "earliest day of the mention's date",
+            "date_latest": "latest day of the mention's date",
+            "date_point": "where the date sits on a time axis (middle, or onset for 'since X')",
+            "date_precision": "day, month, year, range, or publication (fallback)",
+            "date_source": "in-text (a time expression of the sentence) or publication (the article's date)",
+            "date_expression": "the time expression used",
+            "date_note": "why a date fell back or how it was resolved",
+        },
+    ),
+    "actor_counts": (
+        "Mentions per actor, alone and with its children, and per 1,000 word tokens.",
+        {
+            "actor": "canonical actor",
+            "kind": "actor kind",
+            "parent": "parent actor",
+            "focal": "True for the focal actor",
+            "mentions": "mentions of the actor itself",
+            "mentions_with_children": "mentions of the actor and its children (France incl. Barkhane)",
+            "n_docs": "articles naming the actor itself",
+            "n_docs_with_children": "articles naming it or a child",
+            "per_1000": "mentions per 1,000 word tokens",
+            "per_1000_with_children": "the same with children",
+        },
+    ),
+    "alias_hits": (
+        "What each gazetteer alias matched: analysts see dead aliases (no_hits).",
+        {"actor": "canonical actor", "alias": "alias", "hits": "mentions", "n_docs": "articles", "surfaces": "surface forms seen", "no_hits": "True when the alias matched nothing"},
+    ),
+    "unmatched_names": (
+        "Capitalised names and acronyms no alias matched: candidates for the gazetteer.",
+        {"candidate": "the name", "count": "occurrences", "n_docs": "articles", "example": "a sentence where it occurs"},
+    ),
+    "term_frequency": (
+        "Terms (1- to 3-grams, stopwords removed, actor names as one term) with frequency, TF-IDF and dispersion.",
+        {
+            "term": "term; n-grams joined by _",
+            "ngram": "1, 2 or 3",
+            "n": "occurrences",
+            "per_1000": "per 1,000 word tokens",
+            "doc_freq": "articles containing it",
+            "idf": "ln(articles / doc_freq)",
+            "tfidf": "n x idf",
+            "juilland_d": "Juilland's D dispersion over articles (1 = even, 0 = one article)",
+            "top_doc": "the article holding most of it",
+            "top_doc_share": "that article's share of n",
+            "surface": "most frequent surface form (differs from term when stemming)",
+        },
+    ),
+    "keyness": (
+        "Terms key for sentences naming France against sentences naming Russia (sentences naming both left out).",
+        {
+            "term": "term",
+            "n_target": "occurrences in France sentences",
+            "n_reference": "occurrences in Russia sentences",
+            "per_1000_target": "per 1,000 terms on the France side",
+            "per_1000_reference": "per 1,000 terms on the Russia side",
+            "g2": "Dunning log-likelihood",
+            "p": "p-value (chi-squared, 1 df)",
+            "log_ratio": "log2 ratio of relative frequencies (> 0: more on the France side)",
+            "key_for": "the side the term is key for",
+        },
+    ),
+    "cooccurrence": (
+        "Partner x partner co-occurrence at sentence, window and document level (Mali left out).",
+        {
+            "actor_a": "first actor (alphabetical)",
+            "actor_b": "second actor",
+            "level": "sentence, window (k tokens, sliding) or document",
+            "observed": "units (sentences, windows, articles) naming both",
+            "expected": "units expected under independence: n_a x n_b / n",
+            "pmi": "log2(observed / expected)",
+            "npmi": "PMI / -log2(observed / n), in [-1, 1]",
+            "g2": "Dunning log-likelihood of the 2x2 table",
+            "dice": "2 x observed / (n_a + n_b)",
+            "log_dice": "14 + log2(dice)",
+            "n_a": "units naming actor_a",
+            "n_b": "units naming actor_b",
+            "n": "all units",
+        },
+    ),
+    "collocates": (
+        "Terms near each focal partner's mentions, ranked by G2.",
+        {
+            "actor": "focal partner (with its children)",
+            "term": "term",
+            "observed": "occurrences within the window",
+            "term_freq": "occurrences in the corpus",
+            "expected": "expected within the window by chance",
+            "pmi": "log2(observed / expected)",
+            "npmi": "normalised PMI",
+            "g2": "log-likelihood",
+            "dice": "Dice",
+            "log_dice": "logDice",
+            "rank": "rank by G2 within the actor",
+        },
+    ),
+    "cue_hits": (
+        "Every relation cue found, with scope decisions and the partner it was attributed to.",
+        {
+            "doc_id": "article id",
+            "sentence_id": "sentence number",
+            "cue": "lexicon cue",
+            "surface": "text that matched",
+            "weight": "lexicon weight in [-1, 1]",
+            "type": "verbal or material (PLOVER)",
+            "plover": "nearest PLOVER event type",
+            "event": "True when the cue marks an event",
+            "negated": "a negator governs it",
+            "modal": "a modal or hypothetical marker governs it",
+            "conceded": "inside a 'despite ...' phrase",
+            "effective": "weight after negation, modality and concession",
+            "partner": "partner(s) it was attributed to; empty when none",
+            "attribution": "how it was attributed",
+        },
+    ),
+    "trajectory": (
+        "Per partner and year: media attention (salience) and mean relation score with a 95% bootstrap interval.",
+        {
+            "partner": "partner (children rolled up: Wagner counts for Russia)",
+            "period": "year",
+            "period_start": "first day of the period",
+            "mentions": "mentions dated to the period",
+            "salience": "share of all partner mentions in the period (media attention, not events)",
+            "score": "mean relation score of the sentence-partner units with a cue, -1 (conflict) to 1 (cooperation)",
+            "ci_low": "95% bootstrap interval, low (NaN with fewer than two units)",
+            "ci_high": "95% bootstrap interval, high",
+            "n_evidence": "scored sentence-partner units behind the score",
+            "low_evidence": "True when n_evidence is below the minimum (3): read with care",
+        },
+    ),
+    "trajectory_evidence": (
+        "The sentences behind every point of every series.",
+        {
+            "partner": "partner",
+            "period": "year",
+            "doc_id": "article id",
+            "sentence_id": "sentence number",
+            "title": "article title",
+            "published": "article date",
+            "date": "the date used for this sentence-partner unit",
+            "date_source": "in-text or publication",
+            "date_precision": "day, month, year, range or publication",
+            "date_expression": "time expression used",
+            "score": "unit score in [-1, 1]",
+            "label": "cooperative, neutral or conflictual",
+            "n_cues": "cues attributed to the partner (non-zero weight)",
+            "cues": "cue:effective-weight list",
+            "sentence": "the sentence",
+        },
+    ),
+    "events": (
+        "Dated events named by the corpus (in-text date and an event cue attributed to the partner).",
+        {
+            "partner": "partner",
+            "date": "date point",
+            "date_earliest": "earliest day",
+            "date_latest": "latest day",
+            "date_precision": "precision",
+            "date_expression": "time expression",
+            "event": "the strongest event cue",
+            "score": "unit score",
+            "doc_id": "article id",
+            "sentence_id": "sentence number",
+            "sentence": "the sentence",
+        },
+    ),
+}
+
+
+def analysis_tables(an: Analysis) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`TABLES`, computed from one analysis, columns in dictionary order."""
+    docs = an.docs.assign(
+        n_chars_raw=an.docs["text_raw"].str.len(),
+        n_chars_clean=an.docs["text"].str.len(),
+        n_sentences=an.docs["doc_id"].map(an.sentences.groupby("doc_id").size()).fillna(0).astype(int),
+        n_tokens=an.docs["doc_id"].map(an.doc_sizes).astype(int),
+        date_earliest=an.docs["date_earliest"].dt.date,
+        date_latest=an.docs["date_latest"].dt.date,
+    )
+    partners = an.partners()
+    mentions = an.mentions.copy()
+    for c in ("date_earliest", "date_latest", "date_point"):
+        mentions[c] = mentions[c].dt.date
+    traj_all = an.trajectory(partners=partners)
+    traj_all["period_start"] = traj_all["period_start"].dt.date
+    events = an.events(partners=partners)
+    for c in ("date", "date_earliest", "date_latest"):
+        events[c] = pd.to_datetime(events[c]).dt.date
+    out = {
+        "documents": docs,
+        "cleaning": an.cleaning,
+        "sentences": an.sentences,
+        "mentions": mentions,
+        "actor_counts": an.actor_counts(),
+        "alias_hits": act.alias_hits(an.mentions, an.gazetteer),
+        "unmatched_names": act.textstat_unmatched_names(an.sentences, an.mentions, an.gazetteer),
+        "term_frequency": an.frequency(ngram=[1, 2, 3]),
+        "keyness": an.keyness(),
+        "cooccurrence": an.cooccurrence(),
+        "collocates": an.collocates(),
+        "cue_hits": an.cue_hits,
+        "trajectory": traj_all,
+        "trajectory_evidence": an.evidence(partners=partners),
+        "events": events,
+    }
+    return {name: df[list(TABLES[name][1])] for name, df in out.items()}
+
+
+def analyse_to_dir(corpus_dir: str, out_dir: str, gazetteer: str | None = None, lexicon: str | None = None, window: int = 10) -> list[str]:
+    """Run the analysis and write every table as CSV (and Parquet) plus ``provenance.json``.
+
+    Written into a temporary sibling folder first and renamed over ``out_dir`` at the
+    end: a failure leaves the previous output untouched and nothing half-written.
+    """
+    an = run(corpus_dir, gazetteer, lexicon, window)
+    tables = analysis_tables(an)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError([Problem(str(out), "the output path exists and is not a folder", "give a folder path")], "output")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, df in tables.items():
+            df.to_csv(tmp / f"{name}.csv", index=False)
+            try:
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+            except ImportError:  # pragma: no cover - pyarrow is pinned, but optional for users
+                pass
+        (tmp / "provenance.json").write_text(json.dumps(an.provenance, indent=2) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(data_dictionary_markdown(), encoding="utf-8")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return list(tables)
+
+
+def data_dictionary_markdown() -> str:
+    """The data dictionary of every table, as Markdown."""
+    lines = ["# Tables written by `mali-partners analyse`", ""]
+    for name, (desc, cols) in TABLES.items():
+        lines += [f"## {name}.csv", "", desc, "", "| column | meaning |", "|---|---|"]
+        lines += [f"| `{c}` | {m} |" for c, m in cols.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def corpus_info(corpus_dir: str = "seeds") -> dict[str, str]:
+    """What ``mali-partners info`` prints: articles, sentences, tokens, date range, versions."""
+    raw = read_raw(corpus_dir)
+    docs = corpus_load(corpus_dir)
+    docs, _ = corpus_clean(docs)
+    sentences = corpus_sentences(docs)
+    tokens = sentences_tokens(sentences)
+    return {
+        "corpus": str(raw.root),
+        "articles": str(len(docs)),
+        "sentences": str(len(sentences)),
+        "tokens": str(len(tokens)),
+        "published": f"{docs['date_earliest'].min().date()} to {docs['date_latest'].max().date()}",
+        "sources": str(docs["source"].nunique()),
+        "corpus version": docs.attrs["corpus_version"],
+        "code version": code_version(),
+    }

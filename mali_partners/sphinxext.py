@@ -1,0 +1,50 @@
+"""Sphinx extension for the book: the version banner on every page and the version switcher.
+
+At build time it reads the corpus and configuration (never typed values) and shows, on
+every page, the book version, the corpus version (hash, articles, date range), the code
+commit and the build date; published pages also get a version switcher fed by
+``versions.json`` at the site root (see :mod:`mali_partners.publish`).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+
+from .bookinfo import book_info
+
+STATIC = Path(__file__).parent / "static"
+
+
+def banner_html(info: dict) -> str:
+    """The banner shown at the top of every page (values escaped)."""
+    e = {k: html.escape(str(v)) for k, v in info.items()}
+    return (
+        f'<div class="mp-banner">Book <strong>{e["book_version"]}</strong> · '
+        f'corpus <code>{e["corpus_version"]}</code> ({e["n_articles"]} articles published {e["date_earliest"]} to {e["date_latest"]}) · '
+        f'code <code>{e["commit"]}</code> · built {e["build_date"]} '
+        f'<span id="mp-version-switcher" data-version="{e["book_version"]}" hidden></span></div>'
+    )
+
+
+def _config_inited(app: Sphinx, config: Config) -> None:
+    info = book_info(app.srcdir)
+    config.html_context = {**(config.html_context or {}), "mp_info": info}
+    options = dict(config.html_theme_options or {})
+    options["announcement"] = banner_html(info)
+    config.html_theme_options = options
+    static = list(config.html_static_path or [])
+    if str(STATIC) not in static:
+        static.append(str(STATIC))
+    config.html_static_path = static
+
+
+def setup(app: Sphinx) -> dict:
+    """Register the banner, the switcher script and the stylesheet."""
+    app.connect("config-inited", _config_inited)
+    app.add_js_file("version-switcher.js")
+    app.add_css_file("mali-partners.css")
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,408 @@
+"""The corpus and its manifest: `mali-partners validate`, `add` and `info`.
+
+Every broken corpus is a copy of the seeds with one thing wrong; each must end with
+exit status 1, a message naming the file and giving a fix, no traceback, and no file
+changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mali_partners.cli import main
+from mali_partners.corpus import corpus_version, read_raw
+
+F000 = "000_13d628628ebf1d60.txt"
+F003 = "003_f878d303fac9a017.txt"
+F004 = "004_79038095807740e3.txt"
+MANIFEST = "manifest.csv"
+SHARED_SEEDS = Path("/work/shared/seeds")
+FIX_LINE = re.compile(r"^\s+fix: \S", re.MULTILINE)
+
+# A made-up article of 58 words, unlike every seed: valid as a new corpus member.
+ARTICLE = (
+    "Bamako and Ouagadougou signed a new memorandum on river transport on Thursday, "
+    "the transport ministers of both countries said in a joint statement. The agreement "
+    "covers barges on the Niger river, customs posts at the border and a shared fund "
+    "for dredging. Officials expect the first convoys to sail before the rainy season, "
+    "according to the statement.\n"
+)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """Run the command in-process; return (exit status, stdout, stderr)."""
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file under a folder (by relative path) with its SHA-256: equal means byte-identical."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def read_manifest(corpus: Path) -> list[list[str]]:
+    with (corpus / MANIFEST).open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def write_manifest(corpus: Path, rows: list[list[str]], delimiter: str = ",") -> None:
+    with (corpus / MANIFEST).open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, delimiter=delimiter, lineterminator="\n").writerows(rows)
+
+
+def set_fields(corpus: Path, row_id: str, **values: str) -> None:
+    rows = read_manifest(corpus)
+    header = rows[0]
+    for row in rows[1:]:
+        if row[0] == row_id:
+            for col, val in values.items():
+                row[header.index(col)] = val
+    write_manifest(corpus, rows)
+
+
+def append_row(corpus: Path, **values: str) -> None:
+    rows = read_manifest(corpus)
+    rows.append([values.get(col, "") for col in rows[0]])
+    write_manifest(corpus, rows)
+
+
+def respaced(text: str) -> str:
+    """The same words with different white space: blank lines, doubled spaces, CRLF."""
+    return "\n\n" + text.replace(" ", "  ").replace("\n", "\r\n") + "\n\n"
+
+
+def assert_user_error(rc: int, out: str, err: str, fragments: list[str]) -> None:
+    """Exit 1, a report on stderr naming what is wrong with a fix, never a traceback."""
+    assert rc == 1
+    assert "Traceback" not in err and "Traceback" not in out
+    assert out == ""
+    for fragment in fragments:
+        assert fragment in err, f"{fragment!r} not in:\n{err}"
+    assert FIX_LINE.search(err), err
+
+
+# --- broken corpora: each returns (number of problems, fragments the report must contain);
+# the first fragment is the name of the broken file.
+
+
+def orphan_text_file(c: Path) -> tuple[int, list[str]]:
+    (c / "005_orphan.txt").write_text(ARTICLE, encoding="utf-8")
+    return 1, ["005_orphan.txt", "has no manifest row", "mali-partners add"]
+
+
+def row_file_missing(c: Path) -> tuple[int, list[str]]:
+    (c / F003).unlink()
+    return 1, [F003, MANIFEST, "line 5 (id 003)", "does not exist"]
+
+
+def not_utf8(c: Path) -> tuple[int, list[str]]:
+    # "First line.\n" is 12 bytes; "The caf" is 7 more, so 0xe9 is at offset 19, line 2, column 8.
+    (c / F004).write_bytes(b"First line.\nThe caf\xe9 is closed.\n")
+    return 1, [F004, "not valid UTF-8", "byte 0xe9", "line 2, column 8", "byte offset 19"]
+
+
+def empty_article(c: Path) -> tuple[int, list[str]]:
+    (c / F003).write_bytes(b"")
+    return 1, [F003, "the article is empty"]
+
+
+def blank_article(c: Path) -> tuple[int, list[str]]:
+    (c / F003).write_text(" \n\n\t\n", encoding="utf-8")
+    return 1, [F003, "the article is empty"]
+
+
+def near_empty_article(c: Path) -> tuple[int, list[str]]:
+    (c / F003).write_text("Subscribe to continue reading this article.\n", encoding="utf-8")
+    return 1, [F003, "near-empty (6 words, fewer than 40)"]
+
+
+def duplicate_id(c: Path) -> tuple[int, list[str]]:
+    set_fields(c, "001", id="000")
+    return 1, [MANIFEST, "line 3 (id 000)", "id '000' is used twice (also on line 2)"]
+
+
+def duplicate_file(c: Path) -> tuple[int, list[str]]:
+    append_row(c, id="005", file=F000, title="T", source="S", published="2024", date_precision="year", date_basis='"q"')
+    return 1, [MANIFEST, f"file '{F000}' is listed twice (also on line 2)", "line 7 (id 005)"]
+
+
+def same_text_twice(c: Path) -> tuple[int, list[str]]:
+    (c / "005_copy.txt").write_text(respaced((c / F003).read_text(encoding="utf-8")), encoding="utf-8")
+    append_row(c, id="005", file="005_copy.txt", title="T", source="S", published="2022-02", date_precision="month", date_basis='"q"')
+    return 1, ["005_copy.txt", f"the same text as {F003}"]
+
+
+def unparseable_date(c: Path) -> tuple[int, list[str]]:
+    set_fields(c, "003", published="January 2022", date_precision="month")
+    return 1, [MANIFEST, "line 5 (id 003)", "'January 2022'", "not a date"]
+
+
+def impossible_date(c: Path) -> tuple[int, list[str]]:
+    set_fields(c, "003", published="2023-02-30", date_precision="day")
+    return 1, [MANIFEST, "line 5 (id 003)", "'2023-02-30' is an impossible date"]
+
+
+def range_reversed(c: Path) -> tuple[int, list[str]]:
+    set_fields(c, "003", published="2022-02-17/2022-01-31")
+    return 1, [MANIFEST, "line 5 (id 003)", "the range starts (2022-02-17) after it ends (2022-01-31)"]
+
+
+def required_values_empty(c: Path) -> tuple[int, list[str]]:
+    set_fields(c, "004", title="", date_basis="")
+    return 2, [MANIFEST, "line 6 (id 004)", "'title' is empty", "'date_basis' is empty"]
+
+
+def unknown_column(c: Path) -> tuple[int, list[str]]:
+    rows = read_manifest(c)
+    write_manifest(c, [rows[0] + ["author"]] + [r + ["someone"] for r in rows[1:]])
+    return 1, [MANIFEST, "line 1", "unknown column(s): author"]
+
+
+def required_column_missing(c: Path) -> tuple[int, list[str]]:
+    rows = read_manifest(c)
+    i = rows[0].index("date_basis")
+    write_manifest(c, [r[:i] + r[i + 1 :] for r in rows])
+    return 1, [MANIFEST, "line 1", "missing column(s): date_basis"]
+
+
+def header_missing(c: Path) -> tuple[int, list[str]]:
+    write_manifest(c, read_manifest(c)[1:])
+    # no header means no rows: the five articles are then unlisted as well
+    return 6, [MANIFEST, "line 1", "the first line is not a header", "add the header line: id,file,title"]
+
+
+def semicolon_delimited(c: Path) -> tuple[int, list[str]]:
+    write_manifest(c, read_manifest(c), delimiter=";")
+    return 6, [MANIFEST, "line 1", "delimited by ';'", "comma-separated"]
+
+
+def file_outside_corpus(c: Path) -> tuple[int, list[str]]:
+    (c.parent / "x.txt").write_text(ARTICLE, encoding="utf-8")
+    append_row(c, id="005", file="../x.txt", title="T", source="S", published="2024", date_precision="year", date_basis='"q"')
+    return 1, [MANIFEST, "line 7 (id 005)", "'../x.txt' points outside the corpus folder"]
+
+
+BREAKERS: list[Callable[[Path], tuple[int, list[str]]]] = [
+    orphan_text_file,
+    row_file_missing,
+    not_utf8,
+    empty_article,
+    blank_article,
+    near_empty_article,
+    duplicate_id,
+    duplicate_file,
+    same_text_twice,
+    unparseable_date,
+    impossible_date,
+    range_reversed,
+    required_values_empty,
+    unknown_column,
+    required_column_missing,
+    header_missing,
+    semicolon_delimited,
+    file_outside_corpus,
+]
+
+
+# --- validate --------------------------------------------------------------------------
+
+
+def test_validate_seeds_ok_one_line(seeds_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree_digest(seeds_dir)
+    rc, out, err = cli(capsys, "validate", seeds_dir)
+    assert rc == 0 and err == ""
+    n_words = sum(len(p.read_bytes().decode("utf-8").split()) for p in sorted(seeds_dir.glob("*.txt")))
+    version = corpus_version(read_raw(seeds_dir))
+    assert out.splitlines() == [f"ok: {seeds_dir}: 5 articles, {n_words} words, corpus version {version}; no problems found"]
+    assert tree_digest(seeds_dir) == before
+
+
+@pytest.mark.parametrize("breaker", BREAKERS, ids=lambda f: f.__name__)
+def test_validate_reports_broken_corpus(breaker, corpus_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    n_problems, fragments = breaker(corpus_copy)
+    before = tree_digest(corpus_copy)
+    rc, out, err = cli(capsys, "validate", corpus_copy)
+    assert_user_error(rc, out, err, fragments)
+    assert err.startswith(f"{n_problems} problem{'s' if n_problems > 1 else ''} in the corpus")
+    assert len(FIX_LINE.findall(err)) == n_problems  # one fix per problem
+    assert tree_digest(corpus_copy) == before  # validate never writes
+
+
+def test_validate_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = cli(capsys, "validate", tmp_path / "no_such_corpus")
+    assert_user_error(rc, out, err, ["no_such_corpus", "the corpus folder does not exist"])
+    assert not (tmp_path / "no_such_corpus").exists()
+
+
+def test_validate_reports_three_problems_at_once(corpus_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    expected = [orphan_text_file(corpus_copy), impossible_date(corpus_copy), empty_article(corpus_copy)]
+    before = tree_digest(corpus_copy)
+    rc, out, err = cli(capsys, "validate", corpus_copy)
+    assert_user_error(rc, out, err, [frag for _, frags in expected for frag in frags])
+    assert err.startswith("3 problems in the corpus")
+    assert len(FIX_LINE.findall(err)) == 3
+    assert tree_digest(corpus_copy) == before
+
+
+def test_validate_as_a_subprocess(corpus_copy: Path) -> None:
+    exe = shutil.which("mali-partners", path=str(Path(sys.executable).parent))
+    assert exe, f"mali-partners is not installed next to {sys.executable}"
+    _, fragments = impossible_date(corpus_copy)
+    proc = subprocess.run([exe, "validate", str(corpus_copy)], capture_output=True, text=True, timeout=120)
+    assert_user_error(proc.returncode, proc.stdout, proc.stderr, fragments)
+
+
+# --- add -------------------------------------------------------------------------------
+
+
+def add(capsys: pytest.CaptureFixture[str], corpus: Path, src: Path, published: str = "2024-03-05", *extra: str) -> tuple[int, str, str]:
+    return cli(capsys, "add", src, "--title", "Mali and Burkina Faso sign river transport deal", "--source", "Test Wire", "--published", published, "--corpus", corpus, *extra)
+
+
+def test_add_copies_file_and_appends_row(corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "new article.txt"
+    src.write_text(ARTICLE, encoding="utf-8")
+    old_manifest = (corpus_copy / MANIFEST).read_bytes()
+    old_files = set(tree_digest(corpus_copy))
+    v0 = corpus_version(read_raw(corpus_copy))
+    basis = 'dateline "Bamako, 5 March 2024"'
+    rc, out, err = add(capsys, corpus_copy, src, "2024-03-05", "--date-basis", basis, "--url", "https://example.org/a")
+    assert rc == 0, err
+    name = f"005_{hashlib.sha256(ARTICLE.encode()).hexdigest()[:16]}.txt"
+    assert (corpus_copy / name).read_bytes() == src.read_bytes()
+    assert set(tree_digest(corpus_copy)) == old_files | {name}  # nothing else written, no temp file left
+    new_manifest = (corpus_copy / MANIFEST).read_bytes()
+    assert new_manifest.startswith(old_manifest)  # existing rows untouched
+    appended = list(csv.reader(io.StringIO(new_manifest[len(old_manifest) :].decode("utf-8"))))
+    header = read_manifest(corpus_copy)[0]
+    assert [dict(zip(header, r)) for r in appended] == [
+        {
+            "id": "005",
+            "file": name,
+            "title": "Mali and Burkina Faso sign river transport deal",
+            "source": "Test Wire",
+            "url": "https://example.org/a",
+            "published": "2024-03-05",
+            "date_precision": "day",
+            "date_basis": basis,
+        }
+    ]
+    v1 = corpus_version(read_raw(corpus_copy))
+    assert v1 != v0
+    assert out.splitlines() == [f"added {name} as id 005 (2024-03-05, day); corpus version {v1}"]
+    rc, out, err = cli(capsys, "validate", corpus_copy)
+    assert rc == 0 and err == ""
+    assert "6 articles" in out and v1 in out
+
+
+@pytest.mark.parametrize(
+    ("published", "precision"),
+    [("2024", "year"), ("2024-03", "month"), ("2024-03-05", "day"), ("2024-01-15/2024-02-15", "range")],
+)
+def test_add_infers_date_precision(published: str, precision: str, corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "new.txt"
+    src.write_text(ARTICLE, encoding="utf-8")
+    rc, _, err = add(capsys, corpus_copy, src, published, "--date-basis", '"q"')
+    assert rc == 0, err
+    header, *rows = read_manifest(corpus_copy)
+    last = dict(zip(header, rows[-1]))
+    assert (last["id"], last["published"], last["date_precision"]) == ("005", published, precision)
+
+
+def _src_impossible_date(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
+    (tmp / "new.txt").write_text(ARTICLE, encoding="utf-8")
+    return tmp / "new.txt", "2024-02-30", ["'2024-02-30' is an impossible date"]
+
+
+def _src_unparseable_date(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
+    (tmp / "new.txt").write_text(ARTICLE, encoding="utf-8")
+    return tmp / "new.txt", "5 March 2024", ["'5 March 2024'", "not a date"]
+
+
+def _src_duplicate_text(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
+    seed = (seeds / F003).read_text(encoding="utf-8")
+    (tmp / "copy.txt").write_text(respaced(seed), encoding="utf-8")
+    return tmp / "copy.txt", "2022-02", ["copy.txt", f"the same text as {F003}"]
+
+
+def _src_empty(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
+    (tmp / "empty.txt").write_bytes(b"")
+    return tmp / "empty.txt", "2024", ["empty.txt", "the article is empty"]
+
+
+def _src_not_utf8(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
+    (tmp / "latin1.txt").write_bytes(ARTICLE.replace("Bamako", "Bamakö").encode("latin-1"))
+    return tmp / "latin1.txt", "2024", ["latin1.txt", "not valid UTF-8", "byte 0xf6"]
+
+
+def _src_missing(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
+    return tmp / "absent.txt", "2024", ["absent.txt", "the article file does not exist"]
+
+
+@pytest.mark.parametrize(
+    "make_src",
+    [_src_impossible_date, _src_unparseable_date, _src_duplicate_text, _src_empty, _src_not_utf8, _src_missing],
+    ids=lambda f: f.__name__.removeprefix("_src_"),
+)
+def test_add_failure_changes_nothing(make_src, seeds_dir: Path, corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    src, published, fragments = make_src(incoming, seeds_dir)
+    before = tree_digest(corpus_copy)
+    rc, out, err = add(capsys, corpus_copy, src, published, "--date-basis", '"q"')
+    assert_user_error(rc, out, err, fragments)
+    assert tree_digest(corpus_copy) == before
+
+
+# --- info ------------------------------------------------------------------------------
+
+
+def test_info_prints_counts_dates_and_version(seeds_dir: Path, analysis, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = cli(capsys, "info", seeds_dir)
+    assert rc == 0 and err == ""
+    info = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in out.splitlines())
+    assert info["articles"] == "5"
+    assert info["tokens"] == str(len(analysis.tokens)) and int(info["tokens"]) > 2000
+    # earliest bound: 003 (2022-01-31); latest bound: 000 (2024-12-31)
+    assert info["published"] == "2022-01-31 to 2024-12-31"
+    assert info["corpus version"] == corpus_version(read_raw(seeds_dir))
+    assert re.fullmatch(r"[0-9a-f]{12}", info["corpus version"])
+
+
+def test_info_on_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = cli(capsys, "info", tmp_path / "nowhere")
+    assert_user_error(rc, out, err, ["nowhere", "does not exist"])
+
+
+# --- the seed corpus itself ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason=f"{SHARED_SEEDS} is not there")
+def test_seeds_match_shared_copy(seeds_dir: Path) -> None:
+    ours = {p.name: p.read_bytes() for p in seeds_dir.glob("*.txt")}
+    shared = {p.name: p.read_bytes() for p in SHARED_SEEDS.glob("*.txt")}
+    assert sorted(ours) == sorted(shared)
+    different = [name for name in ours if ours[name] != shared[name]]
+    assert different == []
+
+
+def test_every_date_basis_quotes_its_evidence(seeds_dir: Path) -> None:
+    with (seeds_dir / MANIFEST).open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["id"] for r in rows] == ["000", "001", "002", "003", "004"]
+    bad = [r["id"] for r in rows if not r["date_basis"].strip() or '"' not in r["date_basis"]]
+    assert bad == []
