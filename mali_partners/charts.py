@@ -11,16 +11,13 @@ from __future__ import annotations
 import textwrap
 from contextlib import contextmanager
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.figure import Figure
 
 OKABE_ITO = {
     "blue": "#0072B2",
@@ -58,9 +55,16 @@ STYLE = {
 
 @contextmanager
 def house_style():
-    """Apply the house style for the figures made inside the block."""
+    """Apply the house style for the figures made inside the block.
+
+    Figures are closed in pyplot on the way out: a notebook shows the returned figure
+    once (as the cell's value), never a second copy from pyplot's own list.
+    """
+    before = set(plt.get_fignums())
     with plt.rc_context(STYLE):
         yield
+    for num in set(plt.get_fignums()) - before:
+        plt.close(num)
 
 
 def colour(partner: str, i: int = 0) -> str:

@@ -86,22 +86,24 @@ RULES: list[Rule] = [
 
 
 def _delta(before: str, after: str) -> tuple[int, int]:
-    """Characters removed and added by one rule: a line diff, then a character diff inside changed lines."""
+    """Characters removed and added by one rule: a line diff, then a character diff inside changed blocks.
+
+    Lines keep their newline in the diff, so joined or split lines are counted once.
+    """
     if before == after:
         return 0, 0
-    a, b = before.split("\n"), after.split("\n")
+    a, b = before.splitlines(keepends=True), after.splitlines(keepends=True)
     removed = added = 0
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "delete":
-            removed += sum(len(x) + 1 for x in a[i1:i2])
+            removed += sum(len(x) for x in a[i1:i2])
         elif op == "insert":
-            added += sum(len(x) + 1 for x in b[j1:j2])
+            added += sum(len(x) for x in b[j1:j2])
         elif op == "replace":
-            old, new = "\n".join(a[i1:i2]), "\n".join(b[j1:j2])
+            old, new = "".join(a[i1:i2]), "".join(b[j1:j2])
             for cop, k1, k2, m1, m2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
                 removed += (k2 - k1) if cop in ("replace", "delete") else 0
                 added += (m2 - m1) if cop in ("replace", "insert") else 0
-            removed += max(0, (i2 - i1) - (j2 - j1))
     return removed, added
 
 

@@ -142,11 +142,12 @@ def textstat_frequency(
             }
         )
         frames.append(out)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["term", "ngram", "n"])
+    cols = ["term", "ngram", "n", "per_1000", "doc_freq", "idf", "tfidf", "juilland_d", "top_doc", "top_doc_share"]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    out["surface"] = out["term"]
     if stem_surfaces is not None and not out.empty:
-        out = out.merge(stem_surfaces, on="term", how="left")
-    else:
-        out["surface"] = out["term"]
+        surf = dict(zip(stem_surfaces["term"], stem_surfaces["surface"]))
+        out["surface"] = [" ".join(surf.get(p, p) for p in t.split("_")) if n > 1 else surf.get(t, t) for t, n in zip(out["term"], out["ngram"])]
     return out.sort_values(["n", "doc_freq", "term"], ascending=[False, False, True]).reset_index(drop=True)
 
 

@@ -31,7 +31,7 @@ def g2(o11, r1, c1, n) -> np.ndarray:
     """Dunning's log-likelihood ratio G2 = 2 * sum O ln(O/E) over the four cells.
 
     >>> round(float(g2(10, 20, 30, 100)), 4)
-    4.7113
+    4.4734
     """
     cells = contingency(o11, r1, c1, n)
     r1, c1, n = (np.asarray(x, dtype=float) for x in (r1, c1, n))
@@ -43,7 +43,9 @@ def g2(o11, r1, c1, n) -> np.ndarray:
 def chi2_p(g2_value) -> np.ndarray:
     """p-value of G2 under chi-squared with one degree of freedom: ``erfc(sqrt(G2 / 2))``."""
     v = np.maximum(np.asarray(g2_value, dtype=float), 0.0)
-    return np.vectorize(lambda x: math.erfc(math.sqrt(x / 2)))(v) if v.ndim else np.float64(math.erfc(math.sqrt(float(v) / 2)))
+    if v.ndim == 0:
+        return np.float64(math.erfc(math.sqrt(float(v) / 2)))
+    return np.vectorize(lambda x: math.erfc(math.sqrt(x / 2)), otypes=[float])(v)
 
 
 def expected(r1, c1, n) -> np.ndarray:

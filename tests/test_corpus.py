@@ -51,7 +51,11 @@ def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, st
 
 def tree_digest(root: Path) -> dict[str, str]:
     """Every file under a folder (by relative path) with its SHA-256: equal means byte-identical."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_manifest(corpus: Path) -> list[list[str]]:
@@ -142,7 +146,16 @@ def duplicate_file(c: Path) -> tuple[int, list[str]]:
 
 def same_text_twice(c: Path) -> tuple[int, list[str]]:
     (c / "005_copy.txt").write_text(respaced((c / F003).read_text(encoding="utf-8")), encoding="utf-8")
-    append_row(c, id="005", file="005_copy.txt", title="T", source="S", published="2022-02", date_precision="month", date_basis='"q"')
+    append_row(
+        c,
+        id="005",
+        file="005_copy.txt",
+        title="T",
+        source="S",
+        published="2022-02",
+        date_precision="month",
+        date_basis='"q"',
+    )
     return 1, ["005_copy.txt", f"the same text as {F003}"]
 
 
@@ -192,7 +205,9 @@ def semicolon_delimited(c: Path) -> tuple[int, list[str]]:
 
 def file_outside_corpus(c: Path) -> tuple[int, list[str]]:
     (c.parent / "x.txt").write_text(ARTICLE, encoding="utf-8")
-    append_row(c, id="005", file="../x.txt", title="T", source="S", published="2024", date_precision="year", date_basis='"q"')
+    append_row(
+        c, id="005", file="../x.txt", title="T", source="S", published="2024", date_precision="year", date_basis='"q"'
+    )
     return 1, [MANIFEST, "line 7 (id 005)", "'../x.txt' points outside the corpus folder"]
 
 
@@ -227,7 +242,9 @@ def test_validate_seeds_ok_one_line(seeds_dir: Path, capsys: pytest.CaptureFixtu
     assert rc == 0 and err == ""
     n_words = sum(len(p.read_bytes().decode("utf-8").split()) for p in sorted(seeds_dir.glob("*.txt")))
     version = corpus_version(read_raw(seeds_dir))
-    assert out.splitlines() == [f"ok: {seeds_dir}: 5 articles, {n_words} words, corpus version {version}; no problems found"]
+    assert out.splitlines() == [
+        f"ok: {seeds_dir}: 5 articles, {n_words} words, corpus version {version}; no problems found"
+    ]
     assert tree_digest(seeds_dir) == before
 
 
@@ -269,8 +286,23 @@ def test_validate_as_a_subprocess(corpus_copy: Path) -> None:
 # --- add -------------------------------------------------------------------------------
 
 
-def add(capsys: pytest.CaptureFixture[str], corpus: Path, src: Path, published: str = "2024-03-05", *extra: str) -> tuple[int, str, str]:
-    return cli(capsys, "add", src, "--title", "Mali and Burkina Faso sign river transport deal", "--source", "Test Wire", "--published", published, "--corpus", corpus, *extra)
+def add(
+    capsys: pytest.CaptureFixture[str], corpus: Path, src: Path, published: str = "2024-03-05", *extra: str
+) -> tuple[int, str, str]:
+    return cli(
+        capsys,
+        "add",
+        src,
+        "--title",
+        "Mali and Burkina Faso sign river transport deal",
+        "--source",
+        "Test Wire",
+        "--published",
+        published,
+        "--corpus",
+        corpus,
+        *extra,
+    )
 
 
 def test_add_copies_file_and_appends_row(corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -313,7 +345,9 @@ def test_add_copies_file_and_appends_row(corpus_copy: Path, tmp_path: Path, caps
     ("published", "precision"),
     [("2024", "year"), ("2024-03", "month"), ("2024-03-05", "day"), ("2024-01-15/2024-02-15", "range")],
 )
-def test_add_infers_date_precision(published: str, precision: str, corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_infers_date_precision(
+    published: str, precision: str, corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "new.txt"
     src.write_text(ARTICLE, encoding="utf-8")
     rc, _, err = add(capsys, corpus_copy, src, published, "--date-basis", '"q"')
@@ -358,7 +392,9 @@ def _src_missing(tmp: Path, seeds: Path) -> tuple[Path, str, list[str]]:
     [_src_impossible_date, _src_unparseable_date, _src_duplicate_text, _src_empty, _src_not_utf8, _src_missing],
     ids=lambda f: f.__name__.removeprefix("_src_"),
 )
-def test_add_failure_changes_nothing(make_src, seeds_dir: Path, corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_failure_changes_nothing(
+    make_src, seeds_dir: Path, corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     src, published, fragments = make_src(incoming, seeds_dir)
@@ -366,6 +402,37 @@ def test_add_failure_changes_nothing(make_src, seeds_dir: Path, corpus_copy: Pat
     rc, out, err = add(capsys, corpus_copy, src, published, "--date-basis", '"q"')
     assert_user_error(rc, out, err, fragments)
     assert tree_digest(corpus_copy) == before
+
+
+def test_add_refuses_an_id_that_escapes_the_folder(
+    corpus_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "incoming.txt"
+    src.write_text(ARTICLE, encoding="utf-8")
+    before = tree_digest(tmp_path)
+    rc, out, err = add(capsys, corpus_copy, src, "2024", "--id", "../evil")
+    assert_user_error(rc, out, err, ["id '../evil' has characters other than", "points outside the corpus folder"])
+    assert tree_digest(tmp_path) == before  # nothing written in the corpus nor next to it
+
+
+def test_corpus_version_tracks_content_not_layout(corpus_copy: Path) -> None:
+    v0 = corpus_version(read_raw(corpus_copy))
+    manifest = corpus_copy / MANIFEST
+    original = manifest.read_bytes()
+    header, *rows = read_manifest(corpus_copy)
+    write_manifest(corpus_copy, [header, *rows[::-1]])  # row order
+    assert corpus_version(read_raw(corpus_copy)) == v0
+    manifest.write_bytes(original.replace(b"\n", b"\r\n"))  # line endings
+    assert corpus_version(read_raw(corpus_copy)) == v0
+    manifest.write_bytes(original)
+    (corpus_copy / "unlisted.txt").write_text(ARTICLE, encoding="utf-8")  # a file no row lists
+    assert corpus_version(read_raw(corpus_copy)) == v0
+    set_fields(corpus_copy, "004", title="Lavrov expected in Bamako")  # metadata
+    v1 = corpus_version(read_raw(corpus_copy))
+    assert v1 != v0
+    with (corpus_copy / F003).open("ab") as fh:  # one byte of text
+        fh.write(b" ")
+    assert corpus_version(read_raw(corpus_copy)) not in (v0, v1)
 
 
 # --- info ------------------------------------------------------------------------------

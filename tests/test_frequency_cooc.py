@@ -54,7 +54,7 @@ def random_corpus(an, gaz):
     pool = list(an.sentences["text"])
     rng.shuffle(pool)
     texts = []
-    for i in range(8):
+    for _ in range(8):
         k = rng.randint(3, 25)
         picked = pool[: k // 2] + rng.sample(pool, k - k // 2)  # some sentences repeat across articles
         rng.shuffle(picked)
@@ -82,7 +82,14 @@ def my_measures(o, na, nb, n):
     pmi = math.log2(o / e)
     npmi = 1.0 if o == n else pmi / -math.log2(o / n)
     dice = 2 * o / (na + nb)
-    return {"expected": e, "pmi": pmi, "npmi": npmi, "g2": my_g2(o, na, nb, n), "dice": dice, "log_dice": 14 + math.log2(dice)}
+    return {
+        "expected": e,
+        "pmi": pmi,
+        "npmi": npmi,
+        "g2": my_g2(o, na, nb, n),
+        "dice": dice,
+        "log_dice": 14 + math.log2(dice),
+    }
 
 
 # ============================================================================= 1. stats, by hand
@@ -201,6 +208,15 @@ def test_chi2_p_by_hand():
     assert stats.chi2_p(xs) == pytest.approx(scipy_chi2.sf(xs, 1), rel=1e-9, abs=1e-300)
 
 
+@pytest.mark.xfail(
+    reason="BUG: stats.chi2_p(np.array([])) raises ValueError from np.vectorize (no otypes) instead of "
+    "returning an empty array, although the module promises every function accepts numpy arrays",
+    strict=True,
+)
+def test_chi2_p_empty_array():
+    assert stats.chi2_p(np.array([])).shape == (0,)
+
+
 def test_contingency_cells():
     # r1=20, c1=30, n=100, O11=10 -> (10, 10, 20, 60), summing to n
     cells = [float(x) for x in stats.contingency(10, 20, 30, 100)]
@@ -225,7 +241,7 @@ TABLES = [
     (1, 1, 1, 2716),
     (3, 9, 11, 117),
     (41, 386, 363, 2716),
-    (2, 5, 4, 5),
+    (4, 5, 4, 5),  # one actor in every unit: o21 = o22 = 0
     (7, 7, 300, 1000),
     (120, 400, 350, 5000),
     (1, 32, 9, 117),  # PMI < 0
@@ -249,7 +265,9 @@ def test_g2_matches_nltk(o11, r1, c1, n):
 def test_vectorised_matches_nltk():
     o, r, c, n = (np.array(col, dtype=float) for col in zip(*TABLES))
     assert stats.pmi(o, r, c, n) == pytest.approx([BigramAssocMeasures.pmi(*t[:1], t[1:3], t[3]) for t in TABLES])
-    assert stats.g2(o, r, c, n) == pytest.approx([BigramAssocMeasures.likelihood_ratio(t[0], t[1:3], t[3]) for t in TABLES], abs=1e-9)
+    assert stats.g2(o, r, c, n) == pytest.approx(
+        [BigramAssocMeasures.likelihood_ratio(t[0], t[1:3], t[3]) for t in TABLES], abs=1e-9
+    )
 
 
 # ============================================================================= 3. keyness
@@ -347,8 +365,12 @@ def test_keyness_actors_brute_force(an, min_freq):
     fam_t = {"France", *gz.descendants("France")}
     fam_r = {"Russia", *gz.descendants("Russia")}
     assert {"Barkhane", "Serval"} <= fam_t and "Wagner" in fam_r
-    st = {(d, s) for d, s, a in zip(an.mentions["doc_id"], an.mentions["sentence_id"], an.mentions["actor"]) if a in fam_t}
-    sr = {(d, s) for d, s, a in zip(an.mentions["doc_id"], an.mentions["sentence_id"], an.mentions["actor"]) if a in fam_r}
+    st = {
+        (d, s) for d, s, a in zip(an.mentions["doc_id"], an.mentions["sentence_id"], an.mentions["actor"]) if a in fam_t
+    }
+    sr = {
+        (d, s) for d, s, a in zip(an.mentions["doc_id"], an.mentions["sentence_id"], an.mentions["actor"]) if a in fam_r
+    }
     both = st & sr
     assert both, "the seeds should have sentences naming both, or the exclusion is not exercised"
     names = _alias_terms(gz, ["France", "Russia"])
@@ -374,7 +396,7 @@ def test_keyness_actors_brute_force(an, min_freq):
     assert not (set(k["term"]) & names)
     # G2 and log ratio recomputed from the counts
     n1, n2 = sum(ct.values()), sum(cr.values())
-    for t, a, b, g, lr, kf in zip(k["term"], k["n_target"], k["n_reference"], k["g2"], k["log_ratio"], k["key_for"]):
+    for a, b, g, lr, kf in zip(k["n_target"], k["n_reference"], k["g2"], k["log_ratio"], k["key_for"]):
         assert g == pytest.approx(my_g2(a, a + b, n1, n1 + n2), abs=1e-9)
         assert lr == pytest.approx(math.log2((max(a, 0.5) / n1) / (max(b, 0.5) / n2)))
         assert kf == ("France" if a / n1 >= b / n2 else "Russia")
@@ -398,7 +420,9 @@ def test_keyness_keeps_names_when_asked(an):
     assert "france" in set(kept["term"]) or "russia" in set(kept["term"])
 
 
-@pytest.mark.parametrize(("target", "reference", "close"), [("Frnace", "Russia", "France"), ("France", "Rusia", "Russia")])
+@pytest.mark.parametrize(
+    ("target", "reference", "close"), [("Frnace", "Russia", "France"), ("France", "Rusia", "Russia")]
+)
 def test_keyness_unknown_actor_names_close_matches(an, target, reference, close):
     with pytest.raises(InputError) as exc:
         an.keyness(target, reference)
@@ -438,7 +462,14 @@ def test_tiny_tokens_and_terms(tiny):
     assert len(sentences) == 5
     assert sizes.to_dict() == {"A": 9, "B": 7, "C": 3}
     # stopwords gone, "European Union" one term
-    assert list(terms.loc[terms["doc_id"] == "A", "term"]) == ["france", "russia", "met", "european union", "watched", "france"]
+    assert list(terms.loc[terms["doc_id"] == "A", "term"]) == [
+        "france",
+        "russia",
+        "met",
+        "european union",
+        "watched",
+        "france",
+    ]
     assert not ({"and", "the", "to"} & set(terms["term"]))
     assert not ({"european", "union"} & set(terms["term"]))
 
@@ -488,7 +519,13 @@ def test_ngrams_never_cross_sentences(tiny):
         "troops_left",
         "france_sent",
     }
-    assert trigrams == {"france_russia_met", "european union_watched_france", "russia_sent_troops", "sent_troops_mali", "france_sent_troops"}
+    assert trigrams == {
+        "france_russia_met",
+        "european union_watched_france",
+        "russia_sent_troops",
+        "sent_troops_mali",
+        "france_sent_troops",
+    }
     # the sentence breaks: "met | The European Union", "Mali. | Troops"
     assert "met_european union" not in bigrams and "mali_troops" not in bigrams
     assert t.loc["sent_troops", "n"] == 2 and t.loc["sent_troops", "doc_freq"] == 2
@@ -515,15 +552,18 @@ def test_multiword_actor_names_one_term(gaz):
     docs = pd.DataFrame(
         {
             "doc_id": ["x"],
-            "text": ["The European Union and the Russian Federation met the United States. European leaders left the West."],
+            "text": [
+                "The European Union and the Russian Federation met the United States. European leaders left the West. The European Union's envoy."
+            ],
         }
     )
     tokens = sentences_tokens(corpus_sentences(docs))
     terms = fq.tokens_terms(tokens, gaz)
     got = list(terms["term"])
-    assert got[:3] == ["european union", "russian federation", "united states"]
+    assert got[:4] == ["european union", "russian federation", "met", "united states"]
     assert "european" in got  # alone it stays a word (alias of Europe)
     assert "the west" in got  # a multiword alias keeps its stopword
+    assert got.count("european union") == 2  # the possessive ("European Union's") is dropped before merging
     # without a gazetteer the words stay apart
     plain = set(fq.tokens_terms(tokens)["term"])
     assert {"european", "union", "russian", "federation"} <= plain and "european union" not in plain
@@ -553,6 +593,37 @@ def test_stemming_shows_most_frequent_surface(gaz):
     # unstemmed, the variants stay apart
     plain = fq.textstat_frequency(fq.tokens_terms(tokens, gaz), tokens.groupby("doc_id").size()).set_index("term")
     assert plain.loc["sanctions", "n"] == 2 and "sanction" in plain.index and "sanctioned" in plain.index
+
+
+@pytest.mark.xfail(
+    reason="BUG: textstat_frequency raises KeyError('doc_freq') when no n-gram of the requested size exists "
+    "(its empty fallback frame has only term/ngram/n but is then sorted by doc_freq)",
+    strict=True,
+)
+def test_frequency_without_any_ngram_returns_empty_table(tiny):
+    _, _, terms, sizes, _ = tiny
+    # the longest sentence of TINY has 4 terms: there is no 5-gram
+    out = fq.textstat_frequency(terms, sizes, ngram=5)
+    assert out.empty
+    assert {"term", "ngram", "n", "doc_freq", "surface"} <= set(out.columns)
+
+
+@pytest.mark.xfail(
+    reason="BUG: with stem_surfaces, textstat_frequency leaves surface NaN on every n-gram row (ngram > 1): "
+    "stem_surfaces only knows unigram stems and the merge is a left join on term",
+    strict=True,
+)
+def test_stemmed_ngrams_have_a_surface(gaz):
+    docs = pd.DataFrame(
+        {"doc_id": ["a", "b"], "text": ["Sanctions hurt traders. Troops left.", "Talks resumed quickly today."]}
+    )
+    tokens = sentences_tokens(corpus_sentences(docs))
+    terms = fq.tokens_terms(tokens, gaz, stem=True)
+    out = fq.textstat_frequency(
+        terms, tokens.groupby("doc_id").size(), ngram=[1, 2], stem_surfaces=fq.stem_surfaces(terms)
+    )
+    assert (out["ngram"] == 2).any()
+    assert out["surface"].notna().all()
 
 
 def test_frequency_on_seeds_consistent(an):
@@ -630,7 +701,10 @@ def brute_windows(mentions, tokens, k, focal=FOCAL):
 
 def table_of(cooc_df, level):
     d = cooc_df[cooc_df["level"] == level]
-    return {(a, b): (o, na, nb, n) for a, b, o, na, nb, n in zip(d["actor_a"], d["actor_b"], d["observed"], d["n_a"], d["n_b"], d["n"])}
+    return {
+        (a, b): (o, na, nb, n)
+        for a, b, o, na, nb, n in zip(d["actor_a"], d["actor_b"], d["observed"], d["n_a"], d["n_b"], d["n"])
+    }
 
 
 def want_of(pairs, n_a, n):
@@ -694,9 +768,14 @@ def test_cooccurrence_measures_from_counts(an, random_corpus, gaz, source):
     for row in got.itertuples(index=False):
         want = my_measures(row.observed, row.n_a, row.n_b, row.n)
         for name, value in want.items():
-            assert getattr(row, name) == pytest.approx(value, rel=1e-9, abs=1e-9), (row.actor_a, row.actor_b, row.level, name)
+            assert getattr(row, name) == pytest.approx(value, rel=1e-9, abs=1e-9), (
+                row.actor_a,
+                row.actor_b,
+                row.level,
+                name,
+            )
     assert not got[["expected", "pmi", "npmi", "g2", "dice", "log_dice"]].isna().any().any()
-    assert got["npmi"].between(-1, 1).all() and got["dice"].between(0, 1).all()
+    assert got["npmi"].between(-1 - 1e-12, 1 + 1e-12).all() and got["dice"].between(0, 1).all()
 
 
 def test_cooccurrence_include_focal_adds_mali_pairs(an):
@@ -713,7 +792,9 @@ def test_cooccurrence_include_focal_adds_mali_pairs(an):
         pairs, n_a = brute_units(an.mentions, level, include_focal=True)
         assert table_of(with_mali, level) == want_of(pairs, n_a, n)
     # e.g. France with Mali at sentence level
-    fm = with_mali[(with_mali["level"] == "sentence") & (with_mali["actor_a"] == "France") & (with_mali["actor_b"] == FOCAL)]
+    fm = with_mali[
+        (with_mali["level"] == "sentence") & (with_mali["actor_a"] == "France") & (with_mali["actor_b"] == FOCAL)
+    ]
     assert len(fm) == 1 and fm["observed"].iloc[0] > 0
 
 
@@ -728,13 +809,34 @@ def test_cooccurrence_rollup_merges_children(an):
         assert table_of(rolled, level) == want_of(pairs, n_a, n)
     # Russia's sentences now include Wagner's
     m = an.mentions
-    sent_russia = set(zip(m.loc[m["actor"].isin(["Russia", "Wagner"]), "doc_id"], m.loc[m["actor"].isin(["Russia", "Wagner"]), "sentence_id"]))
-    sent_france = set(zip(m.loc[m["actor"].isin(["France", "Barkhane", "Serval"]), "doc_id"], m.loc[m["actor"].isin(["France", "Barkhane", "Serval"]), "sentence_id"]))
-    fr = rolled[(rolled["level"] == "sentence") & (rolled["actor_a"] == "France") & (rolled["actor_b"] == "Russia")].iloc[0]
-    assert (fr["n_a"], fr["n_b"], fr["observed"]) == (len(sent_france), len(sent_russia), len(sent_france & sent_russia))
+    sent_russia = set(
+        zip(
+            m.loc[m["actor"].isin(["Russia", "Wagner"]), "doc_id"],
+            m.loc[m["actor"].isin(["Russia", "Wagner"]), "sentence_id"],
+        )
+    )
+    sent_france = set(
+        zip(
+            m.loc[m["actor"].isin(["France", "Barkhane", "Serval"]), "doc_id"],
+            m.loc[m["actor"].isin(["France", "Barkhane", "Serval"]), "sentence_id"],
+        )
+    )
+    fr = rolled[
+        (rolled["level"] == "sentence") & (rolled["actor_a"] == "France") & (rolled["actor_b"] == "Russia")
+    ].iloc[0]
+    assert (fr["n_a"], fr["n_b"], fr["observed"]) == (
+        len(sent_france),
+        len(sent_russia),
+        len(sent_france & sent_russia),
+    )
+    # at window level Wagner's and Barkhane's windows add to Russia's and France's
     base = an.cooccurrence()
-    fr0 = base[(base["level"] == "sentence") & (base["actor_a"] == "France") & (base["actor_b"] == "Russia")].iloc[0]
-    assert fr["n_b"] > fr0["n_b"] or fr["n_a"] > fr0["n_a"]
+    sel = (base["level"] == "window") & (base["actor_a"] == "France") & (base["actor_b"] == "Russia")
+    fr0 = base[sel].iloc[0]
+    fr1 = rolled[
+        (rolled["level"] == "window") & (rolled["actor_a"] == "France") & (rolled["actor_b"] == "Russia")
+    ].iloc[0]
+    assert fr1["n_a"] > fr0["n_a"] and fr1["n_b"] > fr0["n_b"]
     # the window level rolls up too
     rolled_m = actors.mentions_rollup(an.mentions, gz)
     pairs, n_a, n = brute_windows(rolled_m, an.tokens, an.window)
@@ -780,7 +882,9 @@ def test_mention_token_index_matches_naive(an, random_corpus):
 def brute_collocates(tokens, mentions, gz, actor, k):
     """Documented definition: content tokens (not stopwords, not part of any mention) within k tokens of the actor's mentions."""
     doc_tokens: dict = {}
-    for d, tid, s, e, norm, stop in zip(tokens["doc_id"], tokens["token_id"], tokens["start"], tokens["end"], tokens["norm"], tokens["is_stop"]):
+    for d, tid, s, e, norm, stop in zip(
+        tokens["doc_id"], tokens["token_id"], tokens["start"], tokens["end"], tokens["norm"], tokens["is_stop"]
+    ):
         doc_tokens.setdefault(d, []).append((tid, s, e, norm, stop))
     doc_tokens = {d: sorted(v) for d, v in doc_tokens.items()}
     family = {actor, *gz.descendants(actor)}
@@ -834,7 +938,9 @@ def test_collocates_one_term_by_hand(an):
     assert observed["ambassador"] >= 2
     assert got.loc["ambassador", "observed"] == observed["ambassador"]
     assert got.loc["ambassador", "term_freq"] == term_freq["ambassador"]
-    assert got.loc["ambassador", "term_freq"] == int(((an.tokens["norm"] == "ambassador") & ~an.tokens["is_stop"]).sum())
+    assert got.loc["ambassador", "term_freq"] == int(
+        ((an.tokens["norm"] == "ambassador") & ~an.tokens["is_stop"]).sum()
+    )
 
 
 def test_collocates_min_freq_top_and_measure(an):
