@@ -10,13 +10,14 @@ then longest, alias wins and mentions never overlap.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
 
 from .gazetteer import Alias, Gazetteer, fold_key
-from .text import fold, stopwords
+from .text import stopwords
 
 MENTION_COLUMNS = ["doc_id", "sentence_id", "start", "end", "surface", "alias", "actor", "kind", "parent", "root", "focal"]
 _CONTEXT = 40  # characters of context given to not_followed_by / not_preceded_by
@@ -66,6 +67,38 @@ def matcher_build(gaz: Gazetteer) -> Matcher:
     return Matcher(gaz, pattern, lookup)
 
 
+_SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "’": "'", "‘": "'", "\u2010": "-", "\u2011": "-"}
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """The text the matcher searches, and where each of its characters starts in ``text``.
+
+    Each base character and the combining marks after it become one plain character
+    (accents dropped, so "Goïta" and a decomposed "Goi\u0308ta" both read "Goita");
+    typographic apostrophes, hyphens and no-break spaces become their ASCII forms.
+    ``starts`` has one more entry than the folded text, so a folded span (s, e) is
+    ``text[starts[s]:starts[e]]`` in the original.
+
+    >>> fold_with_offsets("Goi\u0308ta’s")
+    ("Goita's", [0, 1, 2, 4, 5, 6, 7, 8])
+    """
+    if text.isascii():
+        return text, list(range(len(text) + 1))
+    out, starts = [], []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        while j < n and unicodedata.combining(text[j]):
+            j += 1
+        ch = text[i]
+        ch = _SPACES.get(ch, ch)
+        out.append(unicodedata.normalize("NFD", ch)[0] if not unicodedata.combining(ch) else ch)
+        starts.append(i)
+        i = j
+    starts.append(n)
+    return "".join(out), starts
+
+
 def find_in_text(text: str, matcher: Matcher) -> list[tuple[int, int, Alias]]:
     """Every mention in one text as (start, end, alias); context exclusions applied.
 
@@ -74,12 +107,12 @@ def find_in_text(text: str, matcher: Matcher) -> list[tuple[int, int, Alias]]:
     >>> [(text[s:e], a.actor) for text in ["Niger and Nigeria's river Niger."] for s, e, a in find_in_text(text, m)]
     [('Niger', 'Niger'), ('Nigeria', 'Nigeria')]
     """
-    folded = fold(text).replace("’", "'")
+    folded, starts = fold_with_offsets(text)
     out = []
     for m in matcher.pattern.finditer(folded):
         al = matcher.lookup[m.group(0)]
         actor = matcher.gazetteer.actors[al.actor]
-        s, e = m.span()
+        s, e = starts[m.start()], starts[m.end()]
         if actor.not_followed_by is not None and actor.not_followed_by.search(text[e : e + _CONTEXT]):
             continue
         if actor.not_preceded_by is not None and actor.not_preceded_by.search(text[max(0, s - _CONTEXT) : s]):

@@ -105,27 +105,19 @@ def _num(text: str) -> int:
 
 
 def _year_for(month: int, day: int, pub_lo: dt.date, pub_hi: dt.date) -> int | None:
-    """The year of a day-month with no year: the latest such date not after publication, if unambiguous."""
-    cands = []
-    for y in range(pub_lo.year - 1, pub_hi.year + 1):
-        try:
-            d = dt.date(y, month, day)
-        except ValueError:
-            continue
-        if d <= pub_hi:
-            cands.append(d)
-    # the most recent past occurrence relative to each end of the publication interval
-    def latest_before(bound: dt.date) -> dt.date | None:
-        past = [d for d in cands if d <= bound]
-        return max(past) if past else None
+    """The year of a day-month with no year: its occurrence nearest to the publication date.
 
-    a, b = latest_before(pub_lo), latest_before(pub_hi)
-    if b is None:
-        return None
-    if a is None or a.year == b.year or (a <= pub_lo and b >= pub_lo and b <= pub_hi):
-        # one year fits whatever the exact publication day (or the day falls inside the interval)
-        return b.year if (a is None or b >= pub_lo or a.year == b.year) else None
-    return None
+    Checked for every possible publication day (in weekly steps and at both ends): if
+    they do not all point to the same year, the year is ambiguous and None is returned.
+    """
+    def nearest(p: dt.date) -> int | None:
+        cands = [dt.date(y, month, day) for y in (p.year - 1, p.year, p.year + 1) if _valid(y, month, day)]
+        return min(cands, key=lambda d: (abs((d - p).days), d > p)).year if cands else None
+
+    span = (pub_hi - pub_lo).days
+    days = [pub_lo + dt.timedelta(days=k) for k in range(0, span + 1, 7)] + [pub_hi]
+    years = {nearest(p) for p in days}
+    return years.pop() if len(years) == 1 else None
 
 
 def resolve(text: str, pub_lo: dt.date, pub_hi: dt.date) -> list[Resolved]:
@@ -149,7 +141,7 @@ def resolve(text: str, pub_lo: dt.date, pub_hi: dt.date) -> list[Resolved]:
             since = bool(_SINCE.search(text[max(0, s - 60) : s]))
             if since and r.precision != "publication":
                 lo = r.earliest
-                r = Resolved(lo, max(pub_hi, r.latest), "range", r.expression, s, e, kind, f"since {r.expression}", True)
+                r = Resolved(lo, max(pub_hi, lo), "range", r.expression, s, e, kind, f"since {r.expression}", True)
             out.append(r)
     out.sort(key=lambda r: r.start)
     # "January of that year": the year of the nearest explicit year before it
@@ -185,6 +177,8 @@ def _resolve_one(kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, 
         if kind == "month_year_and_month_year":
             lo = dt.date(int(g["y"]), MONTHS[g["m"].lower()], 1)
             y2, m2 = int(g["y2"]), MONTHS[g["m2"].lower()]
+            if _month_end(y2, m2) < lo:
+                return None  # "May 2021 and August 2020": two dates, not a range; each is matched alone
             return mk(lo, _month_end(y2, m2), "range")
         if kind == "month_year":
             y, mo = int(g["y"]), MONTHS[g["m"].lower().rstrip(".")]
@@ -224,6 +218,8 @@ def _resolve_one(kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, 
             return mk(lo, hi, "day" if lo == hi else "range")
         if kind in ("last_weekday", "weekday"):
             wd = WEEKDAYS[g["wd"].lower()]
+            if (pub_hi - pub_lo).days > 31:
+                return mk(pub_lo, pub_hi, "publication", f"unresolved: {expr!r} alone cannot be placed in a publication interval longer than a month")
             # the weekday on or before publication ("last": strictly before, within a week)
             lo = pub_lo - dt.timedelta(days=7 if kind == "last_weekday" else 6)
             hi = pub_hi - dt.timedelta(days=1 if kind == "last_weekday" else 0)

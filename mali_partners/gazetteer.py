@@ -118,6 +118,22 @@ class Gazetteer:
         raise InputError([Problem(self.path, f"{name!r} is not an actor of the gazetteer", hint)], "request")
 
 
+def yaml_problem(name: str, exc: yaml.YAMLError, fix: str) -> Problem:
+    """A YAML syntax error as a Problem, placed where the faulty construct starts (an
+    unclosed quote is reported at its opening line, not where the parser gave up)."""
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    near = context is not None and problem is not None and 0 < problem.line - context.line <= 2
+    mark = context if near else problem or context
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    if near:
+        where += f" (the parser stopped at line {problem.line + 1})"
+    msg = getattr(exc, "problem", None) or str(exc)
+    if getattr(exc, "context", None):
+        msg = f"{msg} ({exc.context})"
+    return Problem(name, f"invalid YAML: {msg}", fix, where)
+
+
 def default_path() -> str:
     """Path of the packaged gazetteer."""
     return str(resources.files("mali_partners").joinpath("data", "gazetteer.yaml"))
@@ -138,10 +154,19 @@ def _line(node: yaml.Node) -> int:
 
 
 def fold_key(alias: str) -> str:
-    """The key under which two aliases count as the same (accents and apostrophes folded, case kept)."""
+    """The folded form an alias is matched in (accents and apostrophes folded, case kept)."""
     from .text import fold
 
     return fold(alias).replace("’", "'")
+
+
+def clash_key(alias: str) -> str:
+    """The key under which two aliases would match the same text: the folded form, lower-cased
+    unless it is an acronym (acronyms match their exact capitals only)."""
+    key = fold_key(alias)
+    letters = [c for c in key if c.isalpha()]
+    acronym = bool(letters) and all(c.isupper() for c in letters) and " " not in key.strip()
+    return key if acronym else key.lower()
 
 
 def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
@@ -157,10 +182,7 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
     except UnicodeDecodeError as exc:
         raise InputError([Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "gazetteer") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        msg = getattr(exc, "problem", None) or str(exc)
-        raise InputError([Problem(name, f"invalid YAML: {msg}", "fix the indentation or quoting there (quote aliases with ':' or '#')", where)], "gazetteer") from None
+        raise InputError([yaml_problem(name, exc, "fix the indentation or quoting there (quote aliases with ':' or '#')")], "gazetteer") from None
     problems: list[Problem] = []
     if not isinstance(root, yaml.MappingNode):
         raise InputError([Problem(name, "the file is not a mapping with `actors:`", "start from the packaged gazetteer.yaml")], "gazetteer")
@@ -198,7 +220,7 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
             if key in m:
                 pattern = _scalar(m[key]) or ""
                 try:
-                    setattr(actor, key, re.compile(pattern))
+                    setattr(actor, key, re.compile(pattern, re.IGNORECASE))
                 except re.error as exc:
                     problems.append(Problem(name, f"{key} is not a valid regular expression: {exc}", "fix the pattern", f"line {_line(m[key])} (actor {aname})"))
         anode = m.get("aliases")
@@ -225,7 +247,7 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
             if not text:
                 problems.append(Problem(name, f"an alias of {aname!r} is empty", "remove the empty alias or write it out", f"line {aline} (actor {aname})"))
                 continue
-            key = fold_key(text)
+            key = clash_key(text)
             if key in alias_owner:
                 other, oline = alias_owner[key]
                 if other == aname:

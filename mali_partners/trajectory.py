@@ -23,7 +23,7 @@ import yaml
 
 from .dating import date_mention, resolve
 from .errors import InputError, Problem
-from .gazetteer import Gazetteer
+from .gazetteer import Gazetteer, yaml_problem
 
 PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
 CUE_TYPES = ("verbal", "material")
@@ -93,9 +93,7 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
         root = yaml.compose(data.decode("utf-8"))
         doc = yaml.safe_load(data.decode("utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError([Problem(name, f"invalid YAML: {getattr(exc, 'problem', None) or exc}", "fix the quoting or indentation there", where)], "lexicon") from None
+        raise InputError([yaml_problem(name, exc, "fix the quoting or indentation there")], "lexicon") from None
     except UnicodeDecodeError as exc:
         raise InputError([Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "lexicon") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cues"), list):
@@ -233,17 +231,22 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
             hits.append((s, e, c))
     hits.sort(key=lambda h: h[0])
     out = []
-    prev_end = 0
+    prev_start = prev_end = 0
     for s, e, c in hits:
         before = re.split(r"[,;:\u201c\u201d\"]", text[prev_end:s])[-1]  # scope ends at punctuation
-        words = _WORD.findall(before)[-lex.negation_window :]
-        window = " ".join(words)
+        window = " ".join(_WORD.findall(before)[-lex.negation_window :])
         negated = bool(lex._neg.search(window))
-        modal = bool(lex._mod.search(window))
+        # a modal may be the previous cue itself ("threatened to withdraw")
+        before_modal = re.split(r"[,;:\u201c\u201d\"]", text[prev_start:s])[-1]
+        modal = bool(lex._mod.search(" ".join(_WORD.findall(before_modal)[-(lex.negation_window + 2) :])))
+        if modal and out and prev_end > prev_start and lex._mod.search(text[prev_start:prev_end] + text[prev_end:s]) and not lex._mod.search(text[prev_end:s]):
+            # the previous cue is itself the modal ("threatened to withdraw"): it frames this cue, it is not an act of its own
+            out[-1]["effective"] = 0.0
+            out[-1]["modal"] = True
         conceded = bool(_CONCESSIVE.search(text[:s]))
         eff = c.weight * (lex.negation_factor if negated else 1.0) * (lex.modal_factor if modal else 1.0) * (lex.concessive_factor if conceded else 1.0)
         out.append({"cue": c.cue, "start": s, "end": e, "surface": text[s:e], "weight": c.weight, "type": c.type, "plover": c.plover, "event": c.event, "negated": negated, "modal": modal, "conceded": conceded, "effective": eff})
-        prev_end = e
+        prev_start, prev_end = s, e
     return out
 
 

@@ -55,6 +55,11 @@ def match_spans(pred: pd.DataFrame, gold: pd.DataFrame, lenient: bool) -> tuple[
     return tp, unmatched_pred, unmatched_gold
 
 
+def _sentence_of(sent: pd.DataFrame, doc: str, pos: int) -> str:
+    s = sent[(sent.doc_id == doc) & (sent.start <= pos) & (sent.end > pos)]
+    return s["text"].iloc[0] if len(s) else ""
+
+
 def mention_scores(an: Analysis, gold_path: str | os.PathLike[str]) -> dict:
     """Precision and recall of the matcher against the gold mentions, strict and lenient, with the errors."""
     gold = pd.read_csv(gold_path, dtype={"doc_id": str})
@@ -67,11 +72,7 @@ def mention_scores(an: Analysis, gold_path: str | os.PathLike[str]) -> dict:
         out["precision" + suffix] = tp / len(pred) if len(pred) else float("nan")
         out["recall" + suffix] = tp / len(g) if len(g) else float("nan")
         if lenient:
-            sent = an.sentences
-            def sentence_of(doc: str, pos: int) -> str:
-                s = sent[(sent.doc_id == doc) & (sent.start <= pos) & (sent.end > pos)]
-                return s["text"].iloc[0] if len(s) else ""
-            errs = [{"error": "matched, not in gold", "doc_id": pred.at[i, "doc_id"], "surface": pred.at[i, "surface"], "actor": pred.at[i, "actor"], "sentence": sentence_of(pred.at[i, "doc_id"], pred.at[i, "start"])} for i in fp]
-            errs += [{"error": "in gold, not matched", "doc_id": g.at[j, "doc_id"], "surface": g.at[j, "surface"], "actor": g.at[j, "actor"], "sentence": sentence_of(g.at[j, "doc_id"], g.at[j, "start"])} for j in fn]
+            errs = [{"error": "matched, not in gold", "doc_id": pred.at[i, "doc_id"], "surface": pred.at[i, "surface"], "actor": pred.at[i, "actor"], "sentence": _sentence_of(an.sentences, pred.at[i, "doc_id"], pred.at[i, "start"])} for i in fp]
+            errs += [{"error": "in gold, not matched", "doc_id": g.at[j, "doc_id"], "surface": g.at[j, "surface"], "actor": g.at[j, "actor"], "sentence": _sentence_of(an.sentences, g.at[j, "doc_id"], g.at[j, "start"])} for j in fn]
             out["errors"] = pd.DataFrame(errs, columns=["error", "doc_id", "surface", "actor", "sentence"])
     return out

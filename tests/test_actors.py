@@ -263,12 +263,6 @@ def test_accents_and_apostrophes_optional(text, expected):
     assert found(text) == expected
 
 
-@pytest.mark.xfail(
-    reason="BUG: accent folding assumes precomposed (NFC) text; in decomposed (NFD) text "
-    "'Goi\\u0308ta' the combining mark is kept by text.fold, so 'Goïta' is not found, and "
-    "neither the corpus loader nor find_in_text normalises to NFC",
-    strict=True,
-)
 def test_accents_optional_in_decomposed_text():
     text = unicodedata.normalize("NFD", "Goïta met the envoy of Côte d’Ivoire")
     assert [a for _, a in found(text)] == ["Mali", "Côte d'Ivoire"]
@@ -315,33 +309,15 @@ def test_non_western_is_not_the_west():
     assert found("The West and THE WEST") == [("The West", "the West"), ("THE WEST", "the West")]
 
 
-@pytest.mark.xfail(
-    reason="BUG: the context exclusions (not_preceded_by 'non-$' for the West, not_followed_by "
-    "'[Rr]iver' for Niger) are case-sensitive regexes matched on the original text while aliases "
-    "also match Capitalised and UPPER CASE, so 'Non-Western' (sentence-initial) and "
-    "'THE NIGER RIVER' (headline) are counted as the West / Niger",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["Non-Western partners stepped in", "THE NIGER RIVER FLOODS"])
 def test_context_exclusions_ignore_case(text):
     assert found(text) == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: 'non‐Western' with U+2010 HYPHEN (treated as a hyphen by the text layer) is "
-    "counted as the West: the gazetteer's not_preceded_by 'non-$' only knows the ASCII hyphen",
-    strict=True,
-)
 def test_non_western_with_unicode_hyphen():
     assert found("non‐Western partners") == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: 'the West' has no exclusion for 'West Africa(n)': 'the West African states' "
-    "and 'the West Africa region' are counted as the West (the gold guidelines exclude West Africa/"
-    "West African; the seeds only escape it because they write 'the wider West African Sahel')",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["the West African states", "the West Africa region"])
 def test_west_africa_is_not_the_west(text):
     assert found(text) == []
@@ -752,13 +728,6 @@ def test_good_gazetteer_copy_loads(tmp_path):
     assert gaz.focal == "Mali" and list(gaz.actors) == ["Mali"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: the duplicate-alias check compares fold_key (accents folded, case kept), but the "
-    "matcher also matches every non-acronym alias Capitalised and UPPER CASE; so 'paris' under one "
-    "actor and 'Paris' under another are accepted, and the text 'Paris' silently goes to whichever "
-    "was listed with that exact form",
-    strict=True,
-)
 def test_duplicate_alias_differing_only_in_case_is_refused(tmp_path):
     path = tmp_path / "case.yaml"
     path.write_text(

@@ -198,11 +198,6 @@ def test_report_balances_lengths_on_seeds(seeds_dir: Path) -> None:
             text = after
 
 
-@pytest.mark.xfail(
-    reason="BUG: clean._delta adds max(0, (i2-i1)-(j2-j1)) for a 'replace' block although the character diff "
-    "of the joined lines already counts the lost newlines, so a rule that joins two lines is charged one extra character",
-    strict=True,
-)
 def test_report_counts_joined_lines() -> None:
     # ".\n." and its space become one space: 3 characters removed (35 -> 32).
     text = "The triumphalism.\n. rhetoric ends.\n"
@@ -210,11 +205,6 @@ def test_report_counts_joined_lines() -> None:
     assert report_of(text, [clean.drop_stray_periods]) == {"drop_stray_periods": (3, 0)}
 
 
-@pytest.mark.xfail(
-    reason="BUG: clean._delta aligns lines with difflib, which matches the final empty line of the result with a "
-    "leading blank line, so stripping '\\n\\n  ' is reported as 17 removed and 13 added instead of 4 and 0",
-    strict=True,
-)
 def test_report_counts_indented_first_line() -> None:
     text = "\n\n  Hello world.\n"
     assert clean.strip_leading_blank_lines(text) == "Hello world.\n"

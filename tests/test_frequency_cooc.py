@@ -208,11 +208,6 @@ def test_chi2_p_by_hand():
     assert stats.chi2_p(xs) == pytest.approx(scipy_chi2.sf(xs, 1), rel=1e-9, abs=1e-300)
 
 
-@pytest.mark.xfail(
-    reason="BUG: stats.chi2_p(np.array([])) raises ValueError from np.vectorize (no otypes) instead of "
-    "returning an empty array, although the module promises every function accepts numpy arrays",
-    strict=True,
-)
 def test_chi2_p_empty_array():
     assert stats.chi2_p(np.array([])).shape == (0,)
 
@@ -224,11 +219,6 @@ def test_contingency_cells():
     assert sum(cells) == 100.0
 
 
-@pytest.mark.xfail(
-    reason="BUG: stats.g2 docstring example says g2(10, 20, 30, 100) rounds to 4.7113, the correct value "
-    "(hand arithmetic and NLTK likelihood_ratio) is 4.4734, so the module's own doctest fails",
-    strict=True,
-)
 def test_g2_docstring_example_is_right():
     value = round(float(stats.g2(10, 20, 30, 100)), 4)
     assert f">>> round(float(g2(10, 20, 30, 100)), 4)\n    {value}" in stats.g2.__doc__
@@ -595,11 +585,6 @@ def test_stemming_shows_most_frequent_surface(gaz):
     assert plain.loc["sanctions", "n"] == 2 and "sanction" in plain.index and "sanctioned" in plain.index
 
 
-@pytest.mark.xfail(
-    reason="BUG: textstat_frequency raises KeyError('doc_freq') when no n-gram of the requested size exists "
-    "(its empty fallback frame has only term/ngram/n but is then sorted by doc_freq)",
-    strict=True,
-)
 def test_frequency_without_any_ngram_returns_empty_table(tiny):
     _, _, terms, sizes, _ = tiny
     # the longest sentence of TINY has 4 terms: there is no 5-gram
@@ -608,11 +593,6 @@ def test_frequency_without_any_ngram_returns_empty_table(tiny):
     assert {"term", "ngram", "n", "doc_freq", "surface"} <= set(out.columns)
 
 
-@pytest.mark.xfail(
-    reason="BUG: with stem_surfaces, textstat_frequency leaves surface NaN on every n-gram row (ngram > 1): "
-    "stem_surfaces only knows unigram stems and the merge is a left join on term",
-    strict=True,
-)
 def test_stemmed_ngrams_have_a_surface(gaz):
     docs = pd.DataFrame(
         {"doc_id": ["a", "b"], "text": ["Sanctions hurt traders. Troops left.", "Talks resumed quickly today."]}

@@ -269,44 +269,30 @@ def test_weekday_date_that_fits_no_year_falls_back():
     assert "unresolved" in r.note
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: dating._year_for never returns None when two years are possible: for a day-month with no year and "
-        "a publication interval spanning two years (2022-12-01/2023-02-01), 'on 15 January' resolves to the day "
-        "2023-01-15 instead of falling back to the publication date with a note, as the module docstring promises; "
-        "the condition (a <= pub_lo and pub_lo <= b <= pub_hi) is always true when a != b"
-    ),
-)
 def test_day_month_ambiguous_across_two_years_falls_back():
-    lo, hi = D(2022, 12, 1), D(2023, 2, 1)
-    r = _date_for("Mali expelled the French ambassador on 15 January.", "French", lo, hi)
+    # published some time between March 2022 and March 2023: "15 September" is nearest
+    # to 2021-09-15 for an early publication day and to 2022-09-15 for a late one
+    lo, hi = D(2022, 3, 1), D(2023, 3, 1)
+    r = _date_for("Mali expelled the French ambassador on 15 September.", "French", lo, hi)
     assert r.precision == "publication"
     assert (r.earliest, r.latest) == (lo, hi)
     assert "unresolved" in r.note
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: dating._resolve_one, kind month_year_and_month_year, does not check the order: 'in May 2021 and "
-        "August 2020' gives earliest 2021-05-01 after latest 2020-08-31 (year_and_year returns None in that case)"
-    ),
-)
+def test_day_month_takes_the_occurrence_nearest_to_publication():
+    # published between December 2022 and February 2023: every possible publication day
+    # is nearest to 15 January 2023, so the year is not ambiguous
+    lo, hi = D(2022, 12, 1), D(2023, 2, 1)
+    r = _date_for("Mali expelled the French ambassador on 15 January.", "French", lo, hi)
+    assert (r.precision, r.earliest) == ("day", D(2023, 1, 15))
+
+
 def test_month_year_range_in_reverse_order_is_well_formed():
     lo, hi = D(2023, 1, 23), D(2023, 2, 6)
     r = _date_for("Relations with France soured after coups in May 2021 and August 2020.", "France", lo, hi)
     assert r.earliest <= r.latest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: dating.resolve makes 'since X' end at max(pub_hi, end of X): 'since 2023' in an article published "
-        "2023-01-23/2023-02-06 gives 2023-01-01/2023-12-31, i.e. a range that runs past the article's latest "
-        "possible date; RELATIONS.md (and the dater's own 'since 2013' case) end the range at the latest date"
-    ),
-)
 def test_since_the_publication_year_ends_at_latest_publication():
     lo, hi = D(2023, 1, 23), D(2023, 2, 6)
     r = _date_for("Russia has supplied aircraft since 2023.", "Russia", lo, hi)
@@ -483,14 +469,6 @@ def test_lexicon_invalid_yaml_names_the_line(tmp_path):
     assert p.where.startswith("line 10")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trajectory.lexicon_load reports only PyYAML's problem_mark: an unclosed quote on line 10 is "
-        "reported as 'line 11, column 28: expected ',' or '}'' (the next entry, where the parser gave up); the "
-        "exception's context_mark, which points at line 10, is dropped"
-    ),
-)
 def test_lexicon_unclosed_quote_names_its_line(tmp_path):
     err = _load_problems(
         _lexicon_file(tmp_path, {10: '  - {cue: visit, pattern: "visit|visited, weight: 0.5, type: material}'})
@@ -597,15 +575,6 @@ def test_modality_may_sign_weighs_less_than_signing(score):
     assert abs(sign["effective"]) < abs(act["effective"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: trajectory.sentence_cues looks for negators/modals only in text[prev_cue_end:cue_start]; 'threatened' "
-        "is itself the cue 'threaten', so the modal 'threatened to' (listed in lexicon.yaml modals) never governs "
-        "'withdraw': withdraw keeps its full -0.70 (modal False) and 'France threatened to withdraw' scores -1.0 "
-        "(threaten -0.4 + withdraw -0.7), more conflictual than 'France withdrew' (-0.7)"
-    ),
-)
 def test_modality_threatened_to_withdraw_weighs_less_than_withdrawing(score):
     units, hits = score("France threatened to withdraw its troops from Mali.")
     withdraw = _hits_for(hits, "withdraw")
