@@ -117,6 +117,43 @@ def inputs_hash(corpus_version: str, gaz: Gazetteer, lex: traj.Lexicon) -> str:
     return h.hexdigest()[:12]
 
 
+DOC_FRAMES = ("docs", "cleaning", "sentences", "tokens", "mentions", "terms", "units", "cue_hits")
+
+
+def analyse_document(doc: pd.DataFrame, gaz: Gazetteer, lex: traj.Lexicon, matcher: act.Matcher | None = None) -> dict[str, pd.DataFrame]:
+    """The per-article step: clean, split, find and date mentions, build terms, score relations.
+
+    A pure function of one article (a one-row corpus frame) and the configuration; its
+    frames combine across articles by concatenation (:func:`combine`), so any engine
+    (a loop, a process pool, a Dask cluster, a cache) can run it.
+    """
+    docs, cleaning = corpus_clean(doc)
+    sentences = corpus_sentences(docs)
+    tokens = sentences_tokens(sentences)
+    mentions = act.mentions_find(sentences, gaz, matcher)
+    mentions = traj.mentions_date(mentions, sentences, docs)
+    terms = freq.tokens_terms(tokens, gaz)
+    units, hits = traj.relations_score(mentions, sentences, gaz, lex)
+    return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits)))
+
+
+def engine_map(docs: pd.DataFrame, gaz: Gazetteer, lex: traj.Lexicon) -> list[dict[str, pd.DataFrame]]:
+    """Run :func:`analyse_document` on every article, in corpus order (the local engine)."""
+    matcher = act.matcher_build(gaz)
+    return [analyse_document(docs.iloc[[i]], gaz, lex, matcher) for i in range(len(docs))]
+
+
+def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
+    """Concatenate per-article frames in article order (empty frames keep their columns)."""
+    out = []
+    for name in DOC_FRAMES:
+        frames = [r[name] for r in results]
+        nonempty = [f for f in frames if len(f)] or frames[:1]
+        df = pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame()
+        out.append(df)
+    return tuple(out)
+
+
 def run(corpus_dir: str | os.PathLike[str] = "seeds", gazetteer: str | None = None, lexicon: str | None = None, window: int = 10) -> Analysis:
     """Run the whole analysis on a corpus folder; raise :class:`InputError` on any bad input, before computing."""
     cooc._check_window(window)
@@ -135,14 +172,9 @@ def run(corpus_dir: str | os.PathLike[str] = "seeds", gazetteer: str | None = No
     if problems:
         raise InputError(problems, "inputs")
     assert docs is not None and gaz is not None and lex is not None
-    docs, cleaning = corpus_clean(docs)
-    sentences = corpus_sentences(docs)
-    tokens = sentences_tokens(sentences)
-    mentions = act.mentions_find(sentences, gaz)
-    mentions = traj.mentions_date(mentions, sentences, docs)
-    terms = freq.tokens_terms(tokens, gaz)
-    units, hits = traj.relations_score(mentions, sentences, gaz, lex)
     cv = docs.attrs["corpus_version"]
+    docs, cleaning, sentences, tokens, mentions, terms, units, hits = combine(engine_map(docs, gaz, lex))
+    docs.attrs["corpus_version"] = cv
     prov = {
         "corpus_dir": str(corpus_dir),
         "corpus_version": cv,
