@@ -36,6 +36,7 @@ analyse: install validate
 book: install validate
 	$(BIN)/python -m mali_partners.bookinfo --corpus $(CORPUS) --out _build/bookinfo.json
 	$(BIN)/mali-partners analyse $(CORPUS) --out _build/tables
+	rm -rf $(BOOK_HTML)  # stale pages of removed files would be published otherwise; execution stays cached
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "book: open $(BOOK_HTML)/index.html"
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from . import corpus as corpus_mod
 from .errors import InputError
 
+CACHE_HELP = "$MALI_PARTNERS_CACHE, else .mali_partners_cache/ beside the corpus folder"
+
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     raw = corpus_mod.validate(args.corpus)
@@ -48,9 +50,32 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyse(args: argparse.Namespace) -> int:
+    from .engine import default_cache_dir
     from .pipeline import analyse_to_dir
 
-    written = analyse_to_dir(args.corpus, args.out, gazetteer=args.gazetteer, lexicon=args.lexicon, window=args.window)
+    cache_dir = None if args.no_cache else (args.cache or default_cache_dir(args.corpus))
+    stats: dict = {}
+    written = analyse_to_dir(
+        args.corpus,
+        args.out,
+        gazetteer=args.gazetteer,
+        lexicon=args.lexicon,
+        window=args.window,
+        engine=args.engine,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        cache_dir=cache_dir,
+        progress=args.progress,
+        skip_invalid=args.skip_invalid,
+        stats=stats,
+    )
+    skipped = stats.get("skipped") or []
+    if skipped:
+        print(f"skipped {len(skipped)} problem(s); the other articles were analysed:", file=sys.stderr)
+        for p in skipped:
+            print(f"  - {p}", file=sys.stderr)
+    if cache_dir is not None and args.progress is not False:
+        print(f"articles: {stats.get('n_analysed', 0)} analysed, {stats.get('n_cached', 0)} from the cache ({cache_dir})", file=sys.stderr)
     print(f"wrote {len(written)} tables to {args.out}: {', '.join(sorted(written))}")
     return 0
 
@@ -85,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--gazetteer", default=None, help="gazetteer YAML (default: the packaged one)")
     n.add_argument("--lexicon", default=None, help="relation lexicon YAML (default: the packaged one)")
     n.add_argument("--window", type=int, default=10, help="co-occurrence window in tokens (default 10)")
+    n.add_argument("--engine", choices=["local", "dask"], default="local", help="local: process pool on this machine (default); dask: a Dask cluster")
+    n.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
+    n.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)")
+    n.add_argument("--cache", default=None, metavar="DIR", help=f"per-article cache folder (default: {CACHE_HELP})")
+    n.add_argument("--no-cache", action="store_true", help="analyse every article, read and write no cache")
+    n.add_argument("--skip-invalid", action="store_true", help="analyse the valid articles and list the invalid ones, instead of stopping")
+    g = n.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
+    g.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar or cache summary")
     n.set_defaults(func=_cmd_analyse)
     return p
 

@@ -137,10 +137,26 @@ def analyse_document(doc: pd.DataFrame, gaz: Gazetteer, lex: traj.Lexicon, match
     return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits)))
 
 
-def engine_map(docs: pd.DataFrame, gaz: Gazetteer, lex: traj.Lexicon) -> list[dict[str, pd.DataFrame]]:
-    """Run :func:`analyse_document` on every article, in corpus order (the local engine)."""
-    matcher = act.matcher_build(gaz)
-    return [analyse_document(docs.iloc[[i]], gaz, lex, matcher) for i in range(len(docs))]
+def engine_map(
+    docs: pd.DataFrame,
+    gaz: Gazetteer,
+    lex: traj.Lexicon,
+    engine: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = False,
+    stats: dict | None = None,
+) -> list[dict[str, pd.DataFrame]]:
+    """Run :func:`analyse_document` on every article, in corpus order.
+
+    ``engine`` is ``local`` (a loop for small corpora, a process pool on every core for
+    large ones) or ``dask``; ``cache_dir`` reuses the frames of unchanged articles. See
+    :func:`mali_partners.engine.map_documents`.
+    """
+    from .engine import map_documents
+
+    return map_documents(docs, gaz, lex, engine=engine, workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress, stats=stats)
 
 
 def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
@@ -154,15 +170,40 @@ def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
     return tuple(out)
 
 
-def run(corpus_dir: str | os.PathLike[str] = "seeds", gazetteer: str | None = None, lexicon: str | None = None, window: int = 10) -> Analysis:
-    """Run the whole analysis on a corpus folder; raise :class:`InputError` on any bad input, before computing."""
+def run(
+    corpus_dir: str | os.PathLike[str] = "seeds",
+    gazetteer: str | None = None,
+    lexicon: str | None = None,
+    window: int = 10,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = False,
+    skip_invalid: bool = False,
+    stats: dict | None = None,
+) -> Analysis:
+    """Run the whole analysis on a corpus folder; raise :class:`InputError` on any bad input, before computing.
+
+    The keyword arguments choose how the per-article step runs (see :func:`engine_map`);
+    the results do not depend on them. ``skip_invalid`` analyses the valid articles of a
+    corpus with problems instead of raising; the problems are in ``provenance["skipped"]``.
+    ``stats``, when given, receives what the engine did (articles analysed, from cache).
+    """
     cooc._check_window(window)
     problems: list[Problem] = []
+    skipped: list[Problem] = []
     docs = gaz = lex = None
     for loader in ("corpus", "gazetteer", "lexicon"):
         try:
             if loader == "corpus":
-                docs = corpus_load(corpus_dir)
+                if skip_invalid:
+                    from .engine import corpus_load_valid
+
+                    docs, skipped = corpus_load_valid(corpus_dir)
+                else:
+                    docs = corpus_load(corpus_dir)
             elif loader == "gazetteer":
                 gaz = gazetteer_load(gazetteer)
             else:
@@ -173,7 +214,9 @@ def run(corpus_dir: str | os.PathLike[str] = "seeds", gazetteer: str | None = No
         raise InputError(problems, "inputs")
     assert docs is not None and gaz is not None and lex is not None
     cv = docs.attrs["corpus_version"]
-    docs, cleaning, sentences, tokens, mentions, terms, units, hits = combine(engine_map(docs, gaz, lex))
+    results = engine_map(docs, gaz, lex, engine=engine, workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress, stats=stats)
+    docs, cleaning, sentences, tokens, mentions, terms, units, hits = combine(results)
+    del results
     docs.attrs["corpus_version"] = cv
     prov = {
         "corpus_dir": str(corpus_dir),
@@ -189,6 +232,10 @@ def run(corpus_dir: str | os.PathLike[str] = "seeds", gazetteer: str | None = No
         "inputs_hash": inputs_hash(cv, gaz, lex),
         "window": window,
     }
+    if skip_invalid:
+        prov["skipped"] = [{"file": p.file, "where": p.where, "problem": p.message} for p in skipped]
+        if stats is not None:
+            stats["skipped"] = [str(p).replace("\n", "\n    ") for p in skipped]
     return Analysis(docs, cleaning, sentences, tokens, mentions, terms, units, hits, gaz, lex, window, prov)
 
 
@@ -445,13 +492,14 @@ def analysis_tables(an: Analysis) -> dict[str, pd.DataFrame]:
     return {name: df[list(TABLES[name][1])] for name, df in out.items()}
 
 
-def analyse_to_dir(corpus_dir: str, out_dir: str, gazetteer: str | None = None, lexicon: str | None = None, window: int = 10) -> list[str]:
+def analyse_to_dir(corpus_dir: str, out_dir: str, gazetteer: str | None = None, lexicon: str | None = None, window: int = 10, **run_kw) -> list[str]:
     """Run the analysis and write every table as CSV (and Parquet) plus ``provenance.json``.
 
     Written into a temporary sibling folder first and renamed over ``out_dir`` at the
     end: a failure leaves the previous output untouched and nothing half-written.
+    ``run_kw`` (engine, workers, scheduler, cache_dir, progress, skip_invalid, stats) go to :func:`run`.
     """
-    an = run(corpus_dir, gazetteer, lexicon, window)
+    an = run(corpus_dir, gazetteer, lexicon, window, **run_kw)
     tables = analysis_tables(an)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

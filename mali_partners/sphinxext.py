@@ -42,9 +42,25 @@ def _config_inited(app: Sphinx, config: Config) -> None:
     config.html_static_path = static
 
 
+def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Remove sphinx-thebe's scripts, which Jupyter Book always loads: live code is off in
+    this book, the scripts point at a CDN, and the inline one is added twice on some pages
+    (a console SyntaxError)."""
+    # the theme's head script falls back to this when the reader has no saved colour mode;
+    # empty, it logs "Got invalid theme mode" on a first visit
+    if not context.get("default_mode"):
+        context["default_mode"] = "auto"
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [
+            js for js in scripts if "thebe" not in str(getattr(js, "filename", js) or "").lower() and "THEBE" not in str(getattr(js, "attributes", {}).get("body", ""))
+        ]
+
+
 def setup(app: Sphinx) -> dict:
     """Register the banner, the switcher script and the stylesheet."""
     app.connect("config-inited", _config_inited)
+    app.connect("html-page-context", _drop_thebe, priority=900)
     app.add_js_file("version-switcher.js")
     app.add_css_file("mali-partners.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -12,8 +12,10 @@
     if (!holder || (location.protocol !== "http:" && location.protocol !== "https:")) { return; }
     var root = document.documentElement.dataset.content_root || "./";
     var current = holder.getAttribute("data-version");
-    var page = location.pathname.split("/").pop() || "index.html";
-    fetch(root + "../versions.json", { cache: "no-store" })
+    var versionRoot = new URL(root, location.href);          // .../<version>/
+    var siteRoot = new URL("../", versionRoot);               // .../
+    var page = location.href.slice(versionRoot.href.length).split("#")[0] || "index.html";
+    fetch(new URL("versions.json", siteRoot), { cache: "no-store" })
       .then(function (r) { return r.ok ? r.json() : []; })
       .then(function (versions) {
         if (!Array.isArray(versions) || versions.length === 0) { return; }
@@ -22,7 +24,7 @@
         select.id = "mp-version-select";
         versions.forEach(function (v) {
           var opt = document.createElement("option");
-          opt.value = root + "../" + v.version + "/" + page;
+          opt.value = new URL(v.version + "/" + page, siteRoot).href;
           opt.textContent = v.name || v.version;
           if (v.version === current) { opt.selected = true; }
           select.appendChild(opt);

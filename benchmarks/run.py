@@ -1,0 +1,395 @@
+"""Time the whole analysis per stage on synthetic corpora, against two word-count baselines.
+
+    python -m benchmarks.run --sizes 1000 [10000 100000] [--workers 2] [--engine local|dask]
+
+For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
+
+1. **baselines** on the same raw texts, single process: ``re.findall(r"\\w+")`` into a
+   ``Counter`` (the *regex floor*: reading every character once) and scikit-learn's
+   ``CountVectorizer().fit_transform``;
+2. **the full analysis** exactly as ``mali-partners analyse`` runs it: ``pipeline.run``
+   (with a fresh per-article cache, so every article is analysed and cached), then
+   ``pipeline.analysis_tables``, then writing every table as CSV and Parquet. Stages are
+   timed by hooks wrapped around the pipeline's own functions for the duration of the
+   run (nothing is re-implemented): ``corpus_load`` (load+validate), ``engine_map`` (the
+   per-article step, split into clean / sentences+tokens / mentions / terms / relations
+   in proportion to the CPU seconds :func:`mali_partners.engine.analyse_document_timed`
+   measures in the workers), ``combine``, and the ``Analysis`` methods behind each table
+   (frequency, co-occurrence, trajectory, actors);
+3. **an incremental run**: one article is added (to a copy of the corpus made of hard
+   links) and the analysis rerun with the cache of step 2: only that article is analysed.
+   Its tables are compared with a reference computed without the disk cache (the per-
+   article frames of step 2 kept in memory plus the new article analysed in this process;
+   ``--verify-full`` instead reruns the whole analysis without any cache, which doubles
+   the time).
+
+Results go to ``benchmarks/results/bench-<size>.json``, the chart to
+``benchmarks/results/bench.png`` and the summary table into ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.generate import CORPORA, add_article, generate
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+README = HERE / "README.md"
+MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
+PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations")
+TABLE_STAGES = {
+    "frequency": ("frequency", "keyness"),
+    "cooccurrence": ("cooccurrence", "collocates"),
+    "trajectory": ("trajectory", "evidence", "events"),
+    "actors": ("actor_counts",),
+}
+
+
+def _rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of the largest finished child (workers), MB."""
+    div = 1024 if sys.platform != "darwin" else 1024 * 1024
+    return {
+        "main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / div,
+        "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / div,
+    }
+
+
+@contextlib.contextmanager
+def hooks(times: dict[str, float]):
+    """Wrap pipeline functions and Analysis methods with timers that add to ``times``."""
+    from mali_partners import actors as act
+    from mali_partners import pipeline as pl
+
+    patched = []
+
+    def wrap(owner, name, label):
+        orig = getattr(owner, name)
+
+        def timed(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return orig(*a, **kw)
+            finally:
+                times[label] = times.get(label, 0.0) + time.perf_counter() - t
+
+        setattr(owner, name, timed)
+        patched.append((owner, name, orig))
+
+    wrap(pl, "corpus_load", "load_validate")
+    wrap(pl, "engine_map", "per_article")
+    wrap(pl, "combine", "combine")
+    for stage, methods in TABLE_STAGES.items():
+        for m in methods:
+            wrap(pl.Analysis, m, stage)
+    wrap(act, "alias_hits", "actors")
+    wrap(act, "textstat_unmatched_names", "actors")
+    try:
+        yield
+    finally:
+        for owner, name, orig in reversed(patched):
+            setattr(owner, name, orig)
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
+    """Write the tables as ``analyse_to_dir`` does (CSV and Parquet)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        df.to_csv(out / f"{name}.csv", index=False)
+        df.to_parquet(out / f"{name}.parquet", index=False)
+
+
+def baselines(texts: list[str]) -> dict[str, float]:
+    """Seconds for the regex floor and for scikit-learn's CountVectorizer on the same texts."""
+    out = {}
+    t = time.perf_counter()
+    c: Counter[str] = Counter()
+    pat = re.compile(r"\w+")
+    for s in texts:
+        c.update(pat.findall(s))
+    out["regex_floor"] = time.perf_counter() - t
+    try:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        t = time.perf_counter()
+        CountVectorizer().fit_transform(texts)
+        out["sklearn_countvectorizer"] = time.perf_counter() - t
+    except ImportError:  # pragma: no cover - scikit-learn is pinned
+        pass
+    return out
+
+
+def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """One timed analysis (run + tables + writing); returns timings and tables."""
+    from mali_partners import pipeline as pl
+
+    times: dict[str, float] = {}
+    stats: dict = {"timed": True}
+    t0 = time.perf_counter()
+    with hooks(times):
+        an = pl.run(corpus, engine=args.engine, workers=args.workers, cache_dir=cache, progress=args.progress, stats=stats)
+        t_run = time.perf_counter()
+        tables = pl.analysis_tables(an)
+    t_tab = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=RESULTS) as tmp:
+        write_tables(tables, Path(tmp) / "tables")
+    t_end = time.perf_counter()
+    times["write"] = t_end - t_tab
+    times["tables_other"] = (t_tab - t_run) - sum(times.get(s, 0.0) for s in TABLE_STAGES)
+    # split the per-article wall time in proportion to the CPU time of each stage
+    cpu = stats.get("stage_seconds", {})
+    total_cpu = sum(cpu.values())
+    per_article = times.pop("per_article", 0.0)
+    for s in PER_ARTICLE:
+        times[s] = per_article * cpu.get(s, 0.0) / total_cpu if total_cpu else 0.0
+    times["engine_overhead"] = per_article - sum(times[s] for s in PER_ARTICLE) if not total_cpu else 0.0
+    times["run_other"] = (t_run - t0) - per_article - times.get("load_validate", 0.0) - times.get("combine", 0.0)
+    res = {
+        "total_s": t_end - t0,
+        "stages_s": times,
+        "per_article_cpu_s": cpu,
+        "per_article_wall_s": per_article,
+        "n_analysed": stats.get("n_analysed"),
+        "n_cached": stats.get("n_cached"),
+    }
+    if keep is not None:
+        keep["analysis"] = an
+    return res, tables
+
+
+def reference_tables(corpus: Path, previous) -> dict[str, pd.DataFrame]:
+    """Tables of ``corpus`` without the disk cache: the in-memory frames of ``previous`` + new articles."""
+    from mali_partners import pipeline as pl
+    from mali_partners.actors import matcher_build
+
+    known = {d: i for i, d in enumerate(previous.docs["doc_id"])}
+    frames = {}
+    for name in pl.DOC_FRAMES:
+        f = getattr(previous, name)
+        frames[name] = (f.iloc[:0], {d: g.reset_index(drop=True) for d, g in f.groupby("doc_id", sort=False)})
+
+    def engine_map(docs, gaz, lex, **_kw):
+        matcher = matcher_build(gaz)
+        out = []
+        for i in range(len(docs)):
+            d = docs["doc_id"].iat[i]
+            if d in known and previous.docs["sha256"].iat[known[d]] == docs["sha256"].iat[i]:
+                out.append({name: by_doc.get(d, empty) for name, (empty, by_doc) in frames.items()})
+            else:
+                out.append(pl.analyse_document(docs.iloc[[i]], gaz, lex, matcher))
+        return out
+
+    orig = pl.engine_map
+    pl.engine_map = engine_map
+    try:
+        an = pl.run(corpus)
+    finally:
+        pl.engine_map = orig
+    return pl.analysis_tables(an)
+
+
+def tables_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> list[str]:
+    """Names of the tables that differ."""
+    bad = []
+    for k in a:
+        try:
+            pd.testing.assert_frame_equal(a[k], b[k])
+        except AssertionError:
+            bad.append(k)
+    return bad
+
+
+def plus_one(corpus: Path, n: int) -> Path:
+    """A copy of ``corpus`` (hard links) with article ``n`` added."""
+    dst = corpus.with_name(f"{corpus.name}-plus1")
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir()
+    for f in corpus.iterdir():
+        if f.suffix == ".txt":
+            try:
+                os.link(f, dst / f.name)
+            except OSError:
+                shutil.copy2(f, dst / f.name)
+    shutil.copy2(corpus / "manifest.csv", dst / "manifest.csv")
+    add_article(dst, n)
+    return dst
+
+
+def machine() -> dict:
+    pkgs = {}
+    for p in ("mali-partners", "pandas", "numpy", "nltk", "dask", "distributed", "scikit-learn", "pyarrow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            pkgs[p] = metadata.version(p)
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "packages": pkgs,
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def bench_size(n: int, args) -> dict:
+    from mali_partners.corpus import corpus_load
+
+    t = time.perf_counter()
+    corpus = generate(n)
+    gen_s = time.perf_counter() - t
+    docs = corpus_load(corpus)
+    texts = list(docs["text_raw"])
+    n_bytes = int(sum(len(s.encode("utf-8")) for s in texts))
+    del docs
+    print(f"[{n}] corpus {corpus}: {n_bytes / 1e6:.1f} MB ({gen_s:.1f} s to generate or check)", flush=True)
+    base = baselines(texts)
+    del texts
+    print(f"[{n}] baselines: " + ", ".join(f"{k} {v:.2f} s" for k, v in base.items()), flush=True)
+    cache = CORPORA / f".cache-{n}"
+    shutil.rmtree(cache, ignore_errors=True)
+    keep: dict = {}
+    full, tables = full_run(corpus, cache, args, keep)
+    print(f"[{n}] full analysis {full['total_s']:.1f} s ({full['n_analysed']} articles analysed)", flush=True)
+    out = {
+        "size": n,
+        "corpus": {"articles": n, "bytes": n_bytes, "path": str(corpus.relative_to(HERE.parent))},
+        "engine": args.engine,
+        "workers": args.workers or os.cpu_count(),
+        "machine": machine(),
+        "baselines_s": base,
+        "full": full,
+        "throughput_mb_s": n_bytes / 1e6 / full["total_s"],
+        "ratio_to_regex_floor": full["total_s"] / base["regex_floor"],
+    }
+    if n <= args.incremental_max:
+        plus = plus_one(corpus, n)
+        inc, inc_tables = full_run(plus, cache, args)
+        if args.verify_full:
+            ref_res, ref = full_run(plus, CORPORA / f".cache-{n}-verify", args)
+            shutil.rmtree(CORPORA / f".cache-{n}-verify", ignore_errors=True)
+            how = "a second full run with an empty cache"
+        else:
+            ref = reference_tables(plus, keep["analysis"])
+            how = "in-memory per-article frames of the full run + the new article analysed without the cache"
+        diff = tables_equal(inc_tables, ref)
+        out["incremental"] = {
+            "total_s": inc["total_s"],
+            "stages_s": inc["stages_s"],
+            "n_analysed": inc["n_analysed"],
+            "n_cached": inc["n_cached"],
+            "tables_identical": not diff,
+            "tables_differing": diff,
+            "reference": how,
+        }
+        print(f"[{n}] incremental (+1 article): {inc['total_s']:.1f} s, {inc['n_analysed']} analysed, tables identical: {not diff}", flush=True)
+        shutil.rmtree(plus, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    out["peak_rss_mb"] = _rss_mb()
+    del tables, keep
+    return out
+
+
+def chart(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = ["load_validate", *PER_ARTICLE, "engine_overhead", "combine", "run_other", *TABLE_STAGES, "tables_other", "write"]
+    results = sorted(results, key=lambda r: r["size"])
+    labels = [f"{r['size']:,}" for r in results]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    bottom = [0.0] * len(results)
+    cmap = plt.get_cmap("tab20")
+    for k, s in enumerate(stages):
+        vals = [max(r["full"]["stages_s"].get(s, 0.0), 0.0) for r in results]
+        if any(vals):
+            ax.bar(labels, vals, bottom=bottom, label=s, color=cmap(k))
+            bottom = [b + v for b, v in zip(bottom, vals)]
+    x = range(len(results))
+    ax.plot(x, [r["baselines_s"]["regex_floor"] for r in results], "k_", markersize=30, mew=2, label="regex floor")
+    ax.plot(x, [4 * r["baselines_s"]["regex_floor"] for r in results], "r_", markersize=30, mew=2, label="target: 4x regex floor")
+    if all("sklearn_countvectorizer" in r["baselines_s"] for r in results):
+        ax.plot(x, [r["baselines_s"]["sklearn_countvectorizer"] for r in results], "b_", markersize=30, mew=2, label="CountVectorizer")
+    ax.set_yscale("log")
+    ax.set_xlabel("articles")
+    ax.set_ylabel("seconds (log scale)")
+    ax.set_title("mali-partners analyse: time per stage")
+    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def summary_markdown(results: list[dict]) -> str:
+    results = sorted(results, key=lambda r: r["size"])
+    lines = [
+        "| articles | MB | full analysis (s) | per-article step (s) | corpus-level tables (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | peak RSS main / worker (MB) | +1 article (s) | +1 identical |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for r in results:
+        st = r["full"]["stages_s"]
+        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "tables_other"])
+        inc = r.get("incremental")
+        lines.append(
+            f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "
+            f"| {r['throughput_mb_s']:.3f} | {r['baselines_s']['regex_floor']:.3f} | {r['baselines_s'].get('sklearn_countvectorizer', float('nan')):.3f} "
+            f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} "
+            f"| {inc['total_s']:.1f} | {'yes' if inc['tables_identical'] else 'NO'} |"
+            if inc
+            else f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "
+            f"| {r['throughput_mb_s']:.3f} | {r['baselines_s']['regex_floor']:.3f} | {r['baselines_s'].get('sklearn_countvectorizer', float('nan')):.3f} "
+            f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | - | - |"
+        )
+    m = results[-1]["machine"]
+    lines += ["", f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; engine {results[-1]['engine']}, {results[-1]['workers']} workers."]
+    return "\n".join(lines)
+
+
+def update_readme(results: list[dict]) -> None:
+    text = README.read_text(encoding="utf-8") if README.is_file() else f"# Benchmarks\n\n{MARK_BEGIN}\n{MARK_END}\n"
+    if MARK_BEGIN not in text:
+        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
+    head, _, rest = text.partition(MARK_BEGIN)
+    _, _, tail = rest.partition(MARK_END)
+    README.write_text(f"{head}{MARK_BEGIN}\n{summary_markdown(results)}\n{MARK_END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", type=int, default=[1000], help="corpus sizes in articles (default 1000)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
+    p.add_argument("--engine", choices=["local", "dask"], default="local")
+    p.add_argument("--incremental-max", type=int, default=10000, help="largest size with an incremental run (default 10000)")
+    p.add_argument("--verify-full", action="store_true", help="check the incremental tables against a second full run")
+    p.add_argument("--progress", action="store_true", default=None, help="progress bar")
+    args = p.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for n in args.sizes:
+        res = bench_size(n, args)
+        (RESULTS / f"bench-{n}.json").write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"[{n}] wrote {RESULTS / f'bench-{n}.json'}", flush=True)
+    results = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(RESULTS.glob("bench-*.json"))]
+    chart(results, RESULTS / "bench.png")
+    update_readme(results)
+    print(summary_markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,399 @@
+"""Engines: run the per-article step over a corpus, on one core, a process pool or a Dask cluster.
+
+:func:`map_documents` is the one entry point. It applies
+:func:`mali_partners.pipeline.analyse_document` (a pure function of one article and the
+configuration) to every article and returns the per-article frames in corpus order,
+whatever the engine:
+
+``local``
+    a :class:`concurrent.futures.ProcessPoolExecutor` over chunks of articles, using every
+    core; below :data:`PARALLEL_THRESHOLD` articles (or with one worker) a plain loop in
+    this process, so small corpora pay no start-up cost.
+``dask``
+    the same chunk function submitted to a ``dask.distributed`` client: a local cluster
+    of processes by default, or the scheduler at ``scheduler`` (``tcp://host:8786``).
+
+With ``cache_dir`` every article's frames are kept on disk under a key over its raw
+text, its manifest row and the configuration (gazetteer, lexicon, stopwords,
+abbreviations, package version and source code): a rerun analyses only new or changed
+articles. The corpus-level steps (frequency, co-occurrence, trajectory) are always
+recomputed from the combined frames.
+
+:func:`corpus_load_valid` loads only the articles without problems, for
+``mali-partners analyse --skip-invalid``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import re
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import actors as act
+from . import corpus as corpus_mod
+from .errors import InputError, Problem
+
+ENGINES = ("local", "dask")
+PARALLEL_THRESHOLD = 50  # fewer articles than this: analyse them in this process
+CHUNK_SIZE = 200  # articles per task (fewer when that would leave a worker idle)
+CACHE_DIR_NAME = ".mali_partners_cache"
+CACHE_FORMAT = "1"  # bump when the cache layout changes
+
+# Stage names for the timing hooks (see analyse_document_timed), in pipeline order.
+STAGES = ("clean", "sentences_tokens", "mentions", "terms", "relations")
+
+Result = dict[str, pd.DataFrame]
+
+
+# ----------------------------------------------------------------------------- per-article step
+
+
+def analyse_document_timed(doc: pd.DataFrame, gaz, lex, matcher=None, timings: dict[str, float] | None = None) -> Result:
+    """:func:`pipeline.analyse_document`, adding the seconds each stage took to ``timings``.
+
+    The same calls in the same order (``tests/test_engine.py`` checks the frames are equal);
+    used by the benchmarks to split the per-article time into stages.
+    """
+    from . import frequency as freq
+    from . import trajectory as traj
+    from .clean import corpus_clean
+    from .pipeline import DOC_FRAMES
+    from .text import corpus_sentences, sentences_tokens
+
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    docs, cleaning = corpus_clean(doc)
+    t1 = time.perf_counter()
+    sentences = corpus_sentences(docs)
+    tokens = sentences_tokens(sentences)
+    t2 = time.perf_counter()
+    mentions = act.mentions_find(sentences, gaz, matcher)
+    mentions = traj.mentions_date(mentions, sentences, docs)
+    t3 = time.perf_counter()
+    terms = freq.tokens_terms(tokens, gaz)
+    t4 = time.perf_counter()
+    units, hits = traj.relations_score(mentions, sentences, gaz, lex)
+    t5 = time.perf_counter()
+    for name, a, b in zip(STAGES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+        timings[name] = timings.get(name, 0.0) + (b - a)
+    return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits)))
+
+
+def analyse_chunk(chunk: pd.DataFrame, gaz, lex, cache_dir: str | None = None, keys: list[str] | None = None, timed: bool = False) -> tuple[list[Result], dict[str, float]]:
+    """Analyse the articles of ``chunk`` (a slice of the corpus frame), in order.
+
+    Pure apart from the cache: with ``cache_dir`` each result is also written under its
+    key (from ``keys``) before it is returned. Returns the results and, with ``timed``,
+    seconds per stage summed over the chunk.
+    """
+    from .pipeline import analyse_document
+
+    matcher = act.matcher_build(gaz)
+    timings: dict[str, float] = {}
+    out = []
+    for i in range(len(chunk)):
+        doc = chunk.iloc[[i]]
+        res = analyse_document_timed(doc, gaz, lex, matcher, timings) if timed else analyse_document(doc, gaz, lex, matcher)
+        if cache_dir is not None and keys is not None:
+            cache_put(cache_dir, keys[i], res)
+        out.append(res)
+    return out, timings
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def code_fingerprint() -> str:
+    """A hash of the package's source and data files: any code change invalidates the cache.
+
+    The package version alone would not: an edited checkout keeps its version number.
+    """
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for p in sorted([*root.glob("*.py"), *(root / "data").glob("*")]):
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def config_hash(gaz, lex) -> str:
+    """Hash of everything besides the article that its frames depend on."""
+    from .pipeline import inputs_hash
+
+    return hashlib.sha256(f"{CACHE_FORMAT}|{inputs_hash('per-article', gaz, lex)}|{code_fingerprint()}".encode()).hexdigest()
+
+
+def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
+    """One cache key per article: sha256 over its raw text, its manifest row and ``cfg``."""
+    cols = [c for c in docs.columns if c not in ("text_raw", "text")]
+    keys = []
+    for rec in docs[cols].astype(str).to_dict("records"):
+        row = json.dumps(rec, sort_keys=True, ensure_ascii=False)
+        keys.append(hashlib.sha256(f"{cfg}\x1f{row}".encode()).hexdigest())
+    # sha256 (of the raw file) is one of the columns: the text is in the key
+    return keys
+
+
+def _cache_path(cache_dir: str | os.PathLike[str], key: str) -> Path:
+    return Path(cache_dir) / key[:2] / f"{key}.pkl"
+
+
+def cache_get(cache_dir: str | os.PathLike[str], key: str) -> Result | None:
+    """The cached frames of one article, or None (a missing or unreadable entry is a miss)."""
+    path = _cache_path(cache_dir, key)
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception:  # a truncated or foreign file: recompute it
+        return None
+
+
+def cache_put(cache_dir: str | os.PathLike[str], key: str, result: Result) -> None:
+    """Store one article's frames atomically (write a temporary file, then rename)."""
+    path = _cache_path(cache_dir, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def default_cache_dir(corpus_dir: str | os.PathLike[str]) -> Path:
+    """``$MALI_PARTNERS_CACHE``, else ``.mali_partners_cache/`` beside the corpus folder."""
+    env = os.environ.get("MALI_PARTNERS_CACHE")
+    if env:
+        return Path(env)
+    return Path(corpus_dir).resolve().parent / CACHE_DIR_NAME
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def progress_enabled(progress: bool | None = None, stream=None) -> bool:
+    """Show a progress bar? ``progress`` True/False forces it; None: only on an interactive terminal.
+
+    Off when the stream is not a TTY, when ``CI`` is set, and inside Jupyter.
+    """
+    if progress is not None:
+        return bool(progress)
+    stream = sys.stderr if stream is None else stream
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    if not tty or os.environ.get("CI"):
+        return False
+    return "ipykernel" not in sys.modules
+
+
+class _Progress:
+    """A tqdm bar over articles, or nothing."""
+
+    def __init__(self, total: int, enabled: bool, desc: str = "articles") -> None:
+        self.bar = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="art", file=sys.stderr, smoothing=0.1)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ----------------------------------------------------------------------------- engines
+
+
+def _chunks(n: int, workers: int, size: int = CHUNK_SIZE) -> list[tuple[int, int]]:
+    """Index ranges of about ``size`` articles, at least 4 per worker so none idles at the end."""
+    size = max(1, min(size, math.ceil(n / (4 * max(workers, 1)))))
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _map_local(docs: pd.DataFrame, gaz, lex, workers: int, cache: str | None, keys: list[str] | None, timed: bool, bar: _Progress, timings: dict[str, float]) -> list[Result]:
+    n = len(docs)
+    if workers <= 1 or n < PARALLEL_THRESHOLD:
+        results: list[Result] = []
+        for a, b in _chunks(n, 1, size=10):
+            res, t = analyse_chunk(docs.iloc[a:b], gaz, lex, cache, keys[a:b] if keys else None, timed)
+            results.extend(res)
+            _add(timings, t)
+            bar.update(b - a)
+        return results
+    spans = _chunks(n, workers)
+    slots: list[list[Result] | None] = [None] * len(spans)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = {pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, cache, keys[a:b] if keys else None, timed): (j, b - a) for j, (a, b) in enumerate(spans)}
+        for fut in as_completed(futs):
+            j, size = futs[fut]
+            slots[j], t = fut.result()
+            _add(timings, t)
+            bar.update(size)
+    return [r for s in slots for r in (s or [])]
+
+
+def _map_dask(docs: pd.DataFrame, gaz, lex, workers: int, scheduler: str | None, cache: str | None, keys: list[str] | None, timed: bool, bar: _Progress, timings: dict[str, float]) -> list[Result]:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_as_completed
+    except ImportError as exc:  # pragma: no cover - dask is pinned
+        raise InputError([Problem("--engine dask", f"dask.distributed is not installed ({exc})", "pip install 'dask[distributed]' or use --engine local")], "engine") from exc
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
+        spans = _chunks(len(docs), n_workers)
+        gaz_f, lex_f = client.scatter([gaz, lex], broadcast=True)
+        futs = [client.submit(analyse_chunk, docs.iloc[a:b], gaz_f, lex_f, cache, keys[a:b] if keys else None, timed, pure=False) for a, b in spans]
+        where = {f.key: (j, b - a) for j, (f, (a, b)) in enumerate(zip(futs, spans))}
+        slots: list[list[Result] | None] = [None] * len(spans)
+        for fut in dask_as_completed(futs):
+            j, size = where[fut.key]
+            slots[j], t = fut.result()
+            _add(timings, t)
+            bar.update(size)
+        return [r for s in slots for r in (s or [])]
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+        elif scheduler:
+            client.close()
+
+
+def _add(total: dict[str, float], part: dict[str, float]) -> None:
+    for k, v in part.items():
+        total[k] = total.get(k, 0.0) + v
+
+
+def map_documents(
+    docs: pd.DataFrame,
+    gaz,
+    lex,
+    engine: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+    stats: dict[str, Any] | None = None,
+) -> list[Result]:
+    """The per-article frames of :func:`pipeline.analyse_document` for every article, in corpus order.
+
+    ``engine`` is ``local`` (process pool, or a loop for small corpora) or ``dask``;
+    ``workers`` defaults to the number of cores; ``scheduler`` is a Dask scheduler address
+    (implies ``dask``). With ``cache_dir`` only articles missing from the cache are
+    analysed. ``progress``: True/False forces the bar, None shows it on a terminal only.
+    ``stats``, when given, is filled with ``n_articles``, ``n_cached``, ``n_analysed``,
+    ``analysed_ids`` and, when ``stats["timed"]`` is set on entry, ``stage_seconds``.
+    """
+    if scheduler and engine == "local":
+        engine = "dask"
+    if engine not in ENGINES:
+        raise InputError([Problem("--engine", f"unknown engine {engine!r}", f"use one of: {', '.join(ENGINES)}")], "engine")
+    workers = int(workers) if workers is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise InputError([Problem("--workers", f"workers must be at least 1 (got {workers})", "give a positive number")], "engine")
+    stats = {} if stats is None else stats
+    timed = bool(stats.get("timed"))
+    n = len(docs)
+    results: list[Result | None] = [None] * n
+    keys: list[str] | None = None
+    cache = str(cache_dir) if cache_dir is not None else None
+    todo = list(range(n))
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        keys = article_keys(docs, config_hash(gaz, lex))
+        todo = []
+        for i, k in enumerate(keys):
+            hit = cache_get(cache, k)
+            if hit is None:
+                todo.append(i)
+            else:
+                results[i] = hit
+    stats.update(n_articles=n, n_cached=n - len(todo), n_analysed=len(todo), analysed_ids=[str(docs["doc_id"].iat[i]) for i in todo])
+    timings: dict[str, float] = {}
+    bar = _Progress(n, progress_enabled(progress))
+    bar.update(n - len(todo))
+    try:
+        if todo:
+            sub = docs.iloc[todo]
+            sub_keys = [keys[i] for i in todo] if keys is not None else None
+            if engine == "dask":
+                fresh = _map_dask(sub, gaz, lex, workers, scheduler, cache, sub_keys, timed, bar, timings)
+            else:
+                fresh = _map_local(sub, gaz, lex, workers, cache, sub_keys, timed, bar, timings)
+            for i, r in zip(todo, fresh):
+                results[i] = r
+    finally:
+        bar.close()
+    if timed:
+        stats["stage_seconds"] = timings
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- --skip-invalid
+
+_LINE = re.compile(r"^line (\d+)\b")
+
+
+def corpus_load_valid(root: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Problem]]:
+    """The corpus frame of the articles without problems, and the problems of the others.
+
+    A problem with a text file (not UTF-8, empty, a duplicate) or with a manifest row
+    (a missing file, a bad date, a repeated id) drops that article. Problems that leave
+    nothing to trust (no readable manifest, a bad header) still raise :class:`InputError`,
+    as does a corpus with no valid article left.
+    """
+    raw = corpus_mod.read_raw(root)
+    problems = corpus_mod.check(raw)
+    if not problems:
+        return corpus_mod.corpus_frame(raw), []
+    mname = str(raw.root / corpus_mod.MANIFEST)
+    fatal = [p for p in problems if p in raw.problems or (p.file == mname and _line_of(p) in (None, 1))]
+    if fatal:
+        raise InputError(problems, f"corpus {raw.root} (these problems cannot be skipped)")
+    bad_lines = {_line_of(p) for p in problems if p.file == mname}
+    bad_files = {Path(p.file).name for p in problems if p.file != mname}
+    rows = [(ln, r) for ln, r in raw.rows if ln not in bad_lines and r.get("file") not in bad_files]
+    keep = {r["file"] for _, r in rows}
+    sub = corpus_mod.RawCorpus(raw.root, raw.header, rows, {f: d for f, d in raw.files.items() if f in keep})
+    left = corpus_mod.check(sub)
+    if left:  # pragma: no cover - dropping rows should not create problems
+        raise InputError(problems + left, f"corpus {raw.root}")
+    if not rows:
+        raise InputError(problems, f"corpus {raw.root} (no valid article left to analyse)")
+    return corpus_mod.corpus_frame(sub), problems
+
+
+def _line_of(p: Problem) -> int | None:
+    m = _LINE.match(p.where or "")
+    return int(m[1]) if m else None
+
+
+def skipped_files(problems: Iterable[Problem]) -> list[str]:
+    """One line per skipped problem, for the command line."""
+    return [str(p).replace("\n", " ") for p in problems]
+

@@ -1,0 +1,228 @@
+"""Engines, cache, --skip-invalid and progress (issue 9): every engine gives the same tables."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mali_partners import engine as eng
+from mali_partners import pipeline as pl
+from mali_partners.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not of the package
+    sys.path.insert(0, str(ROOT))
+
+
+def assert_tables_equal(a: pl.Analysis, b: pl.Analysis) -> None:
+    ta, tb = pl.analysis_tables(a), pl.analysis_tables(b)
+    assert list(ta) == list(tb)
+    for name in ta:
+        pd.testing.assert_frame_equal(ta[name], tb[name], obj=name)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    """120 short generated articles: enough for the process pool (more than PARALLEL_THRESHOLD), quick to analyse."""
+    from benchmarks.generate import generate
+
+    return generate(120, tmp_path_factory.mktemp("synthetic") / "corpus", target_bytes=900)
+
+
+def test_timed_step_matches_analyse_document(seeds_dir):
+    """The benchmark's timed copy of the per-article step gives the same frames."""
+    docs = pl.corpus_load(seeds_dir)
+    gaz, lex = pl.gazetteer_load(None), pl.traj.lexicon_load(None)
+    timings: dict[str, float] = {}
+    a = pl.analyse_document(docs.iloc[[1]], gaz, lex)
+    b = eng.analyse_document_timed(docs.iloc[[1]], gaz, lex, None, timings)
+    for name in pl.DOC_FRAMES:
+        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+    assert set(timings) == set(eng.STAGES)
+
+
+def test_dask_engine_matches_local(seeds_dir, analysis):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        an = pl.run(seeds_dir, scheduler=cluster.scheduler_address)
+        with Client(cluster) as client:
+            assert client.scheduler_info()["workers"]
+    assert_tables_equal(an, analysis)
+
+
+def test_process_pool_matches_sequential(synthetic):
+    stats: dict = {}
+    pooled = pl.run(synthetic, workers=2, stats=stats)
+    assert stats["n_analysed"] == 120
+    sequential = pl.run(synthetic, workers=1)
+    assert_tables_equal(pooled, sequential)
+
+
+def test_chunks_cover_every_article_once():
+    for n, w in [(1, 1), (49, 2), (120, 2), (1001, 2), (100_000, 8)]:
+        spans = eng._chunks(n, w)
+        assert [i for a, b in spans for i in range(a, b)] == list(range(n))
+        assert max(b - a for a, b in spans) <= eng.CHUNK_SIZE
+
+
+def test_incremental_cache_reanalyses_only_the_new_article(corpus_copy, tmp_path, analysis):
+    from benchmarks.generate import article
+
+    cache = tmp_path / "cache"
+    first: dict = {}
+    cached = pl.run(corpus_copy, cache_dir=cache, stats=first)
+    assert first["n_analysed"] == 5 and first["n_cached"] == 0
+    assert_tables_equal(cached, analysis)  # a cold cache changes nothing
+    again: dict = {}
+    pl.run(corpus_copy, cache_dir=cache, stats=again)
+    assert again["n_analysed"] == 0 and again["n_cached"] == 5
+    # add one article with the corpus's own `add`
+    _, data = article(7)
+    new = tmp_path / "new.txt"
+    new.write_bytes(data)
+    assert main(["add", str(new), "--corpus", str(corpus_copy), "--title", "T", "--source", "S", "--published", "2024-03"]) == 0
+    third: dict = {}
+    incremental = pl.run(corpus_copy, cache_dir=cache, stats=third)
+    assert third["n_analysed"] == 1 and third["n_cached"] == 5
+    assert third["analysed_ids"] == ["005"]
+    assert_tables_equal(incremental, pl.run(corpus_copy))
+
+
+def test_cache_key_changes_with_text_row_and_configuration(seeds_dir):
+    docs = pl.corpus_load(seeds_dir)
+    gaz, lex = pl.gazetteer_load(None), pl.traj.lexicon_load(None)
+    cfg = eng.config_hash(gaz, lex)
+    keys = eng.article_keys(docs, cfg)
+    assert len(set(keys)) == len(keys)
+    retitled = docs.copy()
+    retitled.loc[0, "title"] = "another title"
+    assert eng.article_keys(retitled, cfg)[0] != keys[0]
+    assert eng.article_keys(retitled, cfg)[1:] == keys[1:]
+    retexted = docs.copy()
+    retexted.loc[0, "sha256"] = "0" * 64
+    assert eng.article_keys(retexted, cfg)[0] != keys[0]
+    assert eng.article_keys(docs, cfg + "x") != keys
+
+
+def test_corrupt_cache_entry_is_recomputed(corpus_copy, tmp_path, analysis):
+    cache = tmp_path / "cache"
+    pl.run(corpus_copy, cache_dir=cache)
+    victim = sorted(cache.rglob("*.pkl"))[0]
+    victim.write_bytes(b"not a pickle")
+    stats: dict = {}
+    an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
+    assert stats["n_analysed"] == 1
+    assert_tables_equal(an, analysis)
+
+
+def _corrupt(corpus: Path) -> tuple[str, str]:
+    files = sorted(p.name for p in corpus.glob("*.txt"))
+    (corpus / files[1]).write_bytes(b"caf\xe9 au lait, " * 20)
+    (corpus / files[3]).write_bytes(b"")
+    return files[1], files[3]
+
+
+def test_default_run_stops_on_a_corrupt_article_and_writes_nothing(corpus_copy, tmp_path, capsys):
+    bad_utf8, empty = _corrupt(corpus_copy)
+    out = tmp_path / "tables"
+    assert main(["analyse", str(corpus_copy), "--out", str(out), "--no-cache", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert bad_utf8 in err and "not valid UTF-8" in err
+    assert empty in err and "empty" in err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tables")]
+
+
+def test_skip_invalid_lists_the_corrupt_files_and_analyses_the_rest(corpus_copy, tmp_path, capsys):
+    bad_utf8, empty = _corrupt(corpus_copy)
+    out = tmp_path / "tables"
+    assert main(["analyse", str(corpus_copy), "--out", str(out), "--no-cache", "--quiet", "--skip-invalid"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 problem(s)" in err and bad_utf8 in err and empty in err
+    documents = pd.read_csv(out / "documents.csv", dtype={"doc_id": str})
+    assert len(documents) == 3
+    assert not set(documents["file"]) & {bad_utf8, empty}
+    prov = json.loads((out / "provenance.json").read_text())
+    assert {Path(s["file"]).name for s in prov["skipped"]} == {bad_utf8, empty}
+
+
+def test_skip_invalid_drops_rows_with_manifest_problems(corpus_copy):
+    manifest = corpus_copy / "manifest.csv"
+    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",2024-02-24/2024-05-24,range,", ",2024-02-31,day,")
+    manifest.write_text("".join(lines), encoding="utf-8")
+    docs, problems = eng.corpus_load_valid(corpus_copy)
+    assert list(docs["doc_id"]) == ["000", "002", "003", "004"]
+    assert len(problems) == 1 and "impossible date" in problems[0].message
+
+
+def test_skip_invalid_still_fails_without_a_manifest(corpus_copy):
+    (corpus_copy / "manifest.csv").unlink()
+    with pytest.raises(pl.InputError):
+        eng.corpus_load_valid(corpus_copy)
+
+
+def test_cli_cache_flag_and_engine_flags(corpus_copy, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    args = ["analyse", str(corpus_copy), "--out", str(tmp_path / "t1"), "--cache", str(cache), "--workers", "1"]
+    assert main(args) == 0
+    assert "5 analysed, 0 from the cache" in capsys.readouterr().err
+    args[3] = str(tmp_path / "t2")
+    assert main(args) == 0
+    assert "0 analysed, 5 from the cache" in capsys.readouterr().err
+    for name in ("documents.csv", "term_frequency.csv", "trajectory.csv"):
+        assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes()
+    assert main(["analyse", str(corpus_copy), "--out", str(tmp_path / "t3"), "--workers", "0", "--no-cache"]) == 1
+
+
+def test_default_cache_dir_is_beside_the_corpus(tmp_path, monkeypatch):
+    monkeypatch.delenv("MALI_PARTNERS_CACHE", raising=False)
+    assert eng.default_cache_dir(tmp_path / "corpus") == tmp_path / eng.CACHE_DIR_NAME
+    monkeypatch.setenv("MALI_PARTNERS_CACHE", str(tmp_path / "elsewhere"))
+    assert eng.default_cache_dir(tmp_path / "corpus") == tmp_path / "elsewhere"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_an_interactive_terminal(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    assert eng.progress_enabled(None, io.StringIO()) is False  # not a TTY
+    assert eng.progress_enabled(True, io.StringIO()) is True  # --progress forces it
+    assert eng.progress_enabled(False, _Tty()) is False  # --quiet
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert eng.progress_enabled(None, _Tty()) is True
+    monkeypatch.setenv("CI", "true")
+    assert eng.progress_enabled(None, _Tty()) is False
+
+
+def test_no_progress_output_when_stderr_is_not_a_tty(corpus_copy, tmp_path, capsys):
+    assert main(["analyse", str(corpus_copy), "--out", str(tmp_path / "t"), "--no-cache"]) == 0
+    err = capsys.readouterr().err
+    assert "art/s" not in err and "%|" not in err
+
+
+def test_unknown_engine_is_an_input_error(seeds_dir):
+    docs = pl.corpus_load(seeds_dir)
+    with pytest.raises(pl.InputError, match="unknown engine"):
+        eng.map_documents(docs, pl.gazetteer_load(None), pl.traj.lexicon_load(None), engine="spark")
+
+
+def test_generator_is_deterministic(tmp_path):
+    from benchmarks.generate import generate
+
+    a = generate(3, tmp_path / "a")
+    b = generate(3, tmp_path / "b")
+    assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
+    assert sorted(p.name for p in a.glob("*.txt")) == sorted(p.name for p in b.glob("*.txt"))
+    shutil.rmtree(b)
