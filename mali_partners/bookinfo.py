@@ -3,8 +3,9 @@
 ``python -m mali_partners.bookinfo`` (run by ``make book``) writes
 ``_build/bookinfo.json`` and, when the analysis inputs changed since the last build
 (corpus, gazetteer, lexicon, stopwords or code version), clears the notebook
-execution cache: jupyter-cache keys on notebook content only, so without this a
-new article would not re-run the notebooks.
+execution cache and Sphinx's environment: both key on the notebooks' own content, so
+without this a new article would not re-run the notebooks. Every notebook reads the
+corpus, so every one is affected by such a change; an unchanged rebuild runs none.
 
 Versioning rule: the book version is ``v<code version>-<inputs hash>``; it changes
 when the package version is bumped (code or method change) or when any analysis
@@ -29,6 +30,7 @@ from .pipeline import code_version, inputs_hash
 from .trajectory import lexicon_load
 
 CACHE_DIR = "_build/.jupyter_cache"
+DOCTREES_DIR = "_build/.doctrees"  # Sphinx's environment: without clearing it, unchanged notebooks are not re-read
 
 
 def project_root(start: str | os.PathLike[str] | None = None) -> Path:
@@ -97,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
-    if old.get("inputs_hash") != info["inputs_hash"] and Path(CACHE_DIR).exists():
-        shutil.rmtree(CACHE_DIR)
+    if old.get("inputs_hash") != info["inputs_hash"]:
+        for folder in (CACHE_DIR, DOCTREES_DIR):
+            if Path(folder).exists():
+                shutil.rmtree(folder)
         print(f"bookinfo: analysis inputs changed ({old.get('inputs_hash')} -> {info['inputs_hash']}): notebook cache cleared")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(info, indent=2) + "\n")
