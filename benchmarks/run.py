@@ -142,7 +142,9 @@ def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple
     stats: dict = {"timed": True}
     t0 = time.perf_counter()
     with hooks(times):
-        an = pl.run(corpus, engine=args.engine, workers=args.workers, cache_dir=cache, progress=args.progress, stats=stats)
+        an = pl.run(
+            corpus, engine=args.engine, workers=args.workers, cache_dir=cache, progress=args.progress, stats=stats
+        )
         t_run = time.perf_counter()
         tables = pl.analysis_tables(an)
     t_tab = time.perf_counter()
@@ -296,7 +298,10 @@ def bench_size(n: int, args) -> dict:
             "tables_differing": diff,
             "reference": how,
         }
-        print(f"[{n}] incremental (+1 article): {inc['total_s']:.1f} s, {inc['n_analysed']} analysed, tables identical: {not diff}", flush=True)
+        print(
+            f"[{n}] incremental (+1 article): {inc['total_s']:.1f} s, {inc['n_analysed']} analysed, tables identical: {not diff}",
+            flush=True,
+        )
         shutil.rmtree(plus, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     out["peak_rss_mb"] = _rss_mb()
@@ -310,7 +315,16 @@ def chart(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = ["load_validate", *PER_ARTICLE, "engine_overhead", "combine", "run_other", *TABLE_STAGES, "tables_other", "write"]
+    stages = [
+        "load_validate",
+        *PER_ARTICLE,
+        "engine_overhead",
+        "combine",
+        "run_other",
+        *TABLE_STAGES,
+        "tables_other",
+        "write",
+    ]
     results = sorted(results, key=lambda r: r["size"])
     labels = [f"{r['size']:,}" for r in results]
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -323,9 +337,23 @@ def chart(results: list[dict], path: Path) -> None:
             bottom = [b + v for b, v in zip(bottom, vals)]
     x = range(len(results))
     ax.plot(x, [r["baselines_s"]["regex_floor"] for r in results], "k_", markersize=30, mew=2, label="regex floor")
-    ax.plot(x, [4 * r["baselines_s"]["regex_floor"] for r in results], "r_", markersize=30, mew=2, label="target: 4x regex floor")
+    ax.plot(
+        x,
+        [4 * r["baselines_s"]["regex_floor"] for r in results],
+        "r_",
+        markersize=30,
+        mew=2,
+        label="target: 4x regex floor",
+    )
     if all("sklearn_countvectorizer" in r["baselines_s"] for r in results):
-        ax.plot(x, [r["baselines_s"]["sklearn_countvectorizer"] for r in results], "b_", markersize=30, mew=2, label="CountVectorizer")
+        ax.plot(
+            x,
+            [r["baselines_s"]["sklearn_countvectorizer"] for r in results],
+            "b_",
+            markersize=30,
+            mew=2,
+            label="CountVectorizer",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("articles")
     ax.set_ylabel("seconds (log scale)")
@@ -357,7 +385,10 @@ def summary_markdown(results: list[dict]) -> str:
             f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | - | - |"
         )
     m = results[-1]["machine"]
-    lines += ["", f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; engine {results[-1]['engine']}, {results[-1]['workers']} workers."]
+    lines += [
+        "",
+        f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; engine {results[-1]['engine']}, {results[-1]['workers']} workers.",
+    ]
     return "\n".join(lines)
 
 
@@ -375,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", type=int, default=[1000], help="corpus sizes in articles (default 1000)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
     p.add_argument("--engine", choices=["local", "dask"], default="local")
-    p.add_argument("--incremental-max", type=int, default=10000, help="largest size with an incremental run (default 10000)")
+    p.add_argument(
+        "--incremental-max", type=int, default=10000, help="largest size with an incremental run (default 10000)"
+    )
     p.add_argument("--verify-full", action="store_true", help="check the incremental tables against a second full run")
     p.add_argument("--progress", action="store_true", default=None, help="progress bar")
     args = p.parse_args(argv)

@@ -59,7 +59,9 @@ Result = dict[str, pd.DataFrame]
 # ----------------------------------------------------------------------------- per-article step
 
 
-def analyse_document_timed(doc: pd.DataFrame, gaz, lex, matcher=None, timings: dict[str, float] | None = None) -> Result:
+def analyse_document_timed(
+    doc: pd.DataFrame, gaz, lex, matcher=None, timings: dict[str, float] | None = None
+) -> Result:
     """:func:`pipeline.analyse_document`, adding the seconds each stage took to ``timings``.
 
     The same calls in the same order (``tests/test_engine.py`` checks the frames are equal);
@@ -90,7 +92,9 @@ def analyse_document_timed(doc: pd.DataFrame, gaz, lex, matcher=None, timings: d
     return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits)))
 
 
-def analyse_chunk(chunk: pd.DataFrame, gaz, lex, cache_dir: str | None = None, keys: list[str] | None = None, timed: bool = False) -> tuple[list[Result], dict[str, float]]:
+def analyse_chunk(
+    chunk: pd.DataFrame, gaz, lex, cache_dir: str | None = None, keys: list[str] | None = None, timed: bool = False
+) -> tuple[list[Result], dict[str, float]]:
     """Analyse the articles of ``chunk`` (a slice of the corpus frame), in order.
 
     Pure apart from the cache: with ``cache_dir`` each result is also written under its
@@ -104,7 +108,11 @@ def analyse_chunk(chunk: pd.DataFrame, gaz, lex, cache_dir: str | None = None, k
     out = []
     for i in range(len(chunk)):
         doc = chunk.iloc[[i]]
-        res = analyse_document_timed(doc, gaz, lex, matcher, timings) if timed else analyse_document(doc, gaz, lex, matcher)
+        res = (
+            analyse_document_timed(doc, gaz, lex, matcher, timings)
+            if timed
+            else analyse_document(doc, gaz, lex, matcher)
+        )
         if cache_dir is not None and keys is not None:
             cache_put(cache_dir, keys[i], res)
         out.append(res)
@@ -132,7 +140,9 @@ def config_hash(gaz, lex) -> str:
     """Hash of everything besides the article that its frames depend on."""
     from .pipeline import inputs_hash
 
-    return hashlib.sha256(f"{CACHE_FORMAT}|{inputs_hash('per-article', gaz, lex)}|{code_fingerprint()}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"{CACHE_FORMAT}|{inputs_hash('per-article', gaz, lex)}|{code_fingerprint()}".encode()
+    ).hexdigest()
 
 
 def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
@@ -228,7 +238,17 @@ def _chunks(n: int, workers: int, size: int = CHUNK_SIZE) -> list[tuple[int, int
     return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
-def _map_local(docs: pd.DataFrame, gaz, lex, workers: int, cache: str | None, keys: list[str] | None, timed: bool, bar: _Progress, timings: dict[str, float]) -> list[Result]:
+def _map_local(
+    docs: pd.DataFrame,
+    gaz,
+    lex,
+    workers: int,
+    cache: str | None,
+    keys: list[str] | None,
+    timed: bool,
+    bar: _Progress,
+    timings: dict[str, float],
+) -> list[Result]:
     n = len(docs)
     if workers <= 1 or n < PARALLEL_THRESHOLD:
         results: list[Result] = []
@@ -241,7 +261,10 @@ def _map_local(docs: pd.DataFrame, gaz, lex, workers: int, cache: str | None, ke
     spans = _chunks(n, workers)
     slots: list[list[Result] | None] = [None] * len(spans)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = {pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, cache, keys[a:b] if keys else None, timed): (j, b - a) for j, (a, b) in enumerate(spans)}
+        futs = {
+            pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, cache, keys[a:b] if keys else None, timed): (j, b - a)
+            for j, (a, b) in enumerate(spans)
+        }
         for fut in as_completed(futs):
             j, size = futs[fut]
             slots[j], t = fut.result()
@@ -250,12 +273,32 @@ def _map_local(docs: pd.DataFrame, gaz, lex, workers: int, cache: str | None, ke
     return [r for s in slots for r in (s or [])]
 
 
-def _map_dask(docs: pd.DataFrame, gaz, lex, workers: int, scheduler: str | None, cache: str | None, keys: list[str] | None, timed: bool, bar: _Progress, timings: dict[str, float]) -> list[Result]:
+def _map_dask(
+    docs: pd.DataFrame,
+    gaz,
+    lex,
+    workers: int,
+    scheduler: str | None,
+    cache: str | None,
+    keys: list[str] | None,
+    timed: bool,
+    bar: _Progress,
+    timings: dict[str, float],
+) -> list[Result]:
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_as_completed
     except ImportError as exc:  # pragma: no cover - dask is pinned
-        raise InputError([Problem("--engine dask", f"dask.distributed is not installed ({exc})", "pip install 'dask[distributed]' or use --engine local")], "engine") from exc
+        raise InputError(
+            [
+                Problem(
+                    "--engine dask",
+                    f"dask.distributed is not installed ({exc})",
+                    "pip install 'dask[distributed]' or use --engine local",
+                )
+            ],
+            "engine",
+        ) from exc
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -266,7 +309,12 @@ def _map_dask(docs: pd.DataFrame, gaz, lex, workers: int, scheduler: str | None,
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         spans = _chunks(len(docs), n_workers)
         gaz_f, lex_f = client.scatter([gaz, lex], broadcast=True)
-        futs = [client.submit(analyse_chunk, docs.iloc[a:b], gaz_f, lex_f, cache, keys[a:b] if keys else None, timed, pure=False) for a, b in spans]
+        futs = [
+            client.submit(
+                analyse_chunk, docs.iloc[a:b], gaz_f, lex_f, cache, keys[a:b] if keys else None, timed, pure=False
+            )
+            for a, b in spans
+        ]
         where = {f.key: (j, b - a) for j, (f, (a, b)) in enumerate(zip(futs, spans))}
         slots: list[list[Result] | None] = [None] * len(spans)
         for fut in dask_as_completed(futs):
@@ -311,10 +359,14 @@ def map_documents(
     if scheduler and engine == "local":
         engine = "dask"
     if engine not in ENGINES:
-        raise InputError([Problem("--engine", f"unknown engine {engine!r}", f"use one of: {', '.join(ENGINES)}")], "engine")
+        raise InputError(
+            [Problem("--engine", f"unknown engine {engine!r}", f"use one of: {', '.join(ENGINES)}")], "engine"
+        )
     workers = int(workers) if workers is not None else (os.cpu_count() or 1)
     if workers < 1:
-        raise InputError([Problem("--workers", f"workers must be at least 1 (got {workers})", "give a positive number")], "engine")
+        raise InputError(
+            [Problem("--workers", f"workers must be at least 1 (got {workers})", "give a positive number")], "engine"
+        )
     stats = {} if stats is None else stats
     timed = bool(stats.get("timed"))
     n = len(docs)
@@ -332,7 +384,12 @@ def map_documents(
                 todo.append(i)
             else:
                 results[i] = hit
-    stats.update(n_articles=n, n_cached=n - len(todo), n_analysed=len(todo), analysed_ids=[str(docs["doc_id"].iat[i]) for i in todo])
+    stats.update(
+        n_articles=n,
+        n_cached=n - len(todo),
+        n_analysed=len(todo),
+        analysed_ids=[str(docs["doc_id"].iat[i]) for i in todo],
+    )
     timings: dict[str, float] = {}
     bar = _Progress(n, progress_enabled(progress))
     bar.update(n - len(todo))
@@ -340,7 +397,13 @@ def map_documents(
         if todo:
             sub = docs.iloc[todo]
             sub_keys = [keys[i] for i in todo] if keys is not None else None
-            if engine == "dask":
+            if engine == "dask" and scheduler:
+                # workers of a remote cluster may not see this machine's disk: cache here
+                fresh = _map_dask(sub, gaz, lex, workers, scheduler, None, None, timed, bar, timings)
+                if cache is not None and sub_keys is not None:
+                    for k, r in zip(sub_keys, fresh):
+                        cache_put(cache, k, r)
+            elif engine == "dask":
                 fresh = _map_dask(sub, gaz, lex, workers, scheduler, cache, sub_keys, timed, bar, timings)
             else:
                 fresh = _map_local(sub, gaz, lex, workers, cache, sub_keys, timed, bar, timings)
@@ -396,4 +459,3 @@ def _line_of(p: Problem) -> int | None:
 def skipped_files(problems: Iterable[Problem]) -> list[str]:
     """One line per skipped problem, for the command line."""
     return [str(p).replace("\n", " ") for p in problems]
-

@@ -32,7 +32,7 @@ def synthetic(tmp_path_factory) -> Path:
     """120 short generated articles: enough for the process pool (more than PARALLEL_THRESHOLD), quick to analyse."""
     from benchmarks.generate import generate
 
-    return generate(120, tmp_path_factory.mktemp("synthetic") / "corpus", target_bytes=900)
+    return generate(120, tmp_path_factory.mktemp("synthetic") / "corpus", target_bytes=400)
 
 
 def test_timed_step_matches_analyse_document(seeds_dir):
@@ -47,15 +47,16 @@ def test_timed_step_matches_analyse_document(seeds_dir):
     assert set(timings) == set(eng.STAGES)
 
 
-def test_dask_engine_matches_local(seeds_dir, analysis):
+def test_dask_engine_matches_local(seeds_dir, analysis, tmp_path):
     pytest.importorskip("dask.distributed")
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        an = pl.run(seeds_dir, scheduler=cluster.scheduler_address)
+        an = pl.run(seeds_dir, scheduler=cluster.scheduler_address, cache_dir=tmp_path / "cache")
         with Client(cluster) as client:
             assert client.scheduler_info()["workers"]
     assert_tables_equal(an, analysis)
+    assert len(list((tmp_path / "cache").rglob("*.pkl"))) == 5  # cached by the client for a remote cluster
 
 
 def test_process_pool_matches_sequential(synthetic):
@@ -88,7 +89,10 @@ def test_incremental_cache_reanalyses_only_the_new_article(corpus_copy, tmp_path
     _, data = article(7)
     new = tmp_path / "new.txt"
     new.write_bytes(data)
-    assert main(["add", str(new), "--corpus", str(corpus_copy), "--title", "T", "--source", "S", "--published", "2024-03"]) == 0
+    assert (
+        main(["add", str(new), "--corpus", str(corpus_copy), "--title", "T", "--source", "S", "--published", "2024-03"])
+        == 0
+    )
     third: dict = {}
     incremental = pl.run(corpus_copy, cache_dir=cache, stats=third)
     assert third["n_analysed"] == 1 and third["n_cached"] == 5
