@@ -29,8 +29,15 @@ PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
 CUE_TYPES = ("verbal", "material")
 LEXICON_KEYS = {"cue", "pattern", "weight", "type", "plover", "event", "note"}
 _CLAUSE_BREAK = re.compile(r"[;:()]|,\s+(?:but|while|whereas|although|though|however|despite|which|who|claiming|saying)\b|\s(?:but|while|whereas|although)\s", re.I)
-_COORD = re.compile(r"^(?:\s*,\s*|\s*,?\s+(?:and|or)\s+|\s*,\s*(?:and|or)\s+)(?:the\s+)?$", re.I)
+_COORD = re.compile(
+    r"^(?:\s*,\s*|\s*,?\s+(?:and|or)\s+|\s*,\s*(?:and|or)\s+)(?:the\s+)?$"
+    r"|^(?:\s+(?:and\s+)?\w+){0,3}\s+(?:partners?|allies|countries|states|powers)\s*[,\u2014\u2013-]\s*(?:especially|including|notably|mainly|particularly|most notably|such as)\s+(?:the\s+)?$"
+    r"|^\s*[,\u2014\u2013-]\s*(?:especially|including|notably|mainly|particularly|most notably|such as)\s+(?:the\s+)?$",
+    re.I,
+)
+DESCRIPTOR_CUES = frozenset({"alliance", "partnership"})  # status words that can describe a partner ("Western allies")
 _CONCESSIVE = re.compile(r"\b(?:despite|in spite of|notwithstanding)\b[^,;:]*$", re.I)  # "Despite X, ...": X is conceded
+_POSTING = re.compile(r"\b(?:ambassador|embassy|envoy)\b[^.;]{0,30}\b(?:in|to|at)\s+(?:the\s+)?$", re.I)  # "ambassador in Paris" is a relation with France
 _VENUE = re.compile(r"\b(?:in|at|from|to)\s+(?:the\s+)?$", re.I)
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
@@ -61,6 +68,7 @@ class Lexicon:
     negation_factor: float
     modal_factor: float
     concessive_factor: float
+    descriptor_factor: float
     threshold: float
     version: str
     sha: str
@@ -164,6 +172,7 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
         float(doc["negation_factor"]),
         float(doc["modal_factor"]),
         float(doc.get("concessive_factor", 0.0)),
+        float(doc.get("descriptor_factor", 0.5)),
         float(doc["threshold"]),
         str(doc.get("version", "")),
         hashlib.sha256(data).hexdigest()[:12],
@@ -347,10 +356,15 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
         for r in grp.itertuples(index=False):
             a, b = r.start - s0, r.end - s0
             note = alias_note.get(r.alias, "")
-            venue = bool(("capital" in note or "seat" in note) and _VENUE.search(text[max(0, a - 12) : a]))
+            venue = bool(("capital" in note or "seat" in note) and _VENUE.search(text[max(0, a - 12) : a]) and not _POSTING.search(text[max(0, a - 60) : a]))
             cands.append((a, b, r.partner, venue))
         scores: dict[str, list[tuple[str, float]]] = {p: [] for p in grp["partner"]}
+        spans = [(c[0], c[1]) for c in cands]
         for h in sentence_cues(text, lex):
+            if any(a <= h["start"] and h["end"] <= b for a, b in spans):
+                continue  # part of a partner's own name ("Alliance of Sahel States")
+            if h["cue"] in DESCRIPTOR_CUES and any(re.fullmatch(r"\s*", text[b : h["start"]]) for _, b in spans):
+                h = {**h, "effective": h["effective"] * lex.descriptor_factor}
             target, how = attribute_cue(text, (h["start"], h["end"]), cands, clauses, lex.attribution_window, lex.object_window)
             for p in target:
                 scores[p].append((h["cue"], h["effective"]))
