@@ -96,13 +96,15 @@ def textstat_cooccurrence(
     rows: list[dict] = []
     for level in levels:
         if level in ("sentence", "document"):
-            unit = ["doc_id", "sentence_id"] if level == "sentence" else ["doc_id"]
             n = n_sent if level == "sentence" else n_doc
-            units = m.drop_duplicates([*unit, "actor"])
-            per_actor = units.groupby("actor").size()
+            members: dict[tuple, set[str]] = {}
+            keys = zip(m["doc_id"], m["sentence_id"]) if level == "sentence" else ((d,) for d in m["doc_id"])
+            for key, actor in zip(keys, m["actor"]):
+                members.setdefault(key, set()).add(actor)
+            per_actor: Counter[str] = Counter(a for acts in members.values() for a in acts)
             pairs: Counter[tuple[str, str]] = Counter()
-            for _, grp in units.groupby(unit, sort=False):
-                for a, b in combinations(sorted(grp["actor"]), 2):
+            for acts in members.values():
+                for a, b in combinations(sorted(acts), 2):
                     pairs[(a, b)] += 1
             rows += [{"actor_a": a, "actor_b": b, "level": level, "observed": o, "n_a": int(per_actor[a]), "n_b": int(per_actor[b]), "n": n} for (a, b), o in pairs.items()]
         else:

@@ -25,8 +25,18 @@ from .text import normalise_token, stopwords, word_tokenizer
 MWE_SEP = " "
 
 
+_MWE_CACHE: dict[str, MWETokenizer] = {}
+
+
 def mwe_tokenizer(gaz: Gazetteer) -> MWETokenizer:
-    """An NLTK ``MWETokenizer`` holding every multiword alias of the gazetteer, lower-cased."""
+    """An NLTK ``MWETokenizer`` holding every multiword alias of the gazetteer, lower-cased (built once per gazetteer)."""
+    if gaz.sha in _MWE_CACHE:
+        return _MWE_CACHE[gaz.sha]
+    _MWE_CACHE[gaz.sha] = _mwe_build(gaz)
+    return _MWE_CACHE[gaz.sha]
+
+
+def _mwe_build(gaz: Gazetteer) -> MWETokenizer:
     tok = word_tokenizer()
     mwes = set()
     for actor in gaz.actors.values():
@@ -48,8 +58,11 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     stops = stopwords()
     stemmer = SnowballStemmer("english") if stem else None
     rows = []
-    for (doc_id, sid), grp in tokens.groupby(["doc_id", "sentence_id"], sort=True):
-        norms = list(grp["norm"])
+    by_sentence: dict[tuple[str, int], list[str]] = {}
+    for doc_id, sid, norm in zip(tokens["doc_id"].tolist(), tokens["sentence_id"].tolist(), tokens["norm"].tolist()):
+        by_sentence.setdefault((doc_id, sid), []).append(norm)
+    for (doc_id, sid) in sorted(by_sentence):
+        norms = by_sentence[(doc_id, sid)]
         merged = mwe.tokenize(norms) if mwe is not None else norms
         pos = 0
         for term in merged:
@@ -70,8 +83,11 @@ def terms_ngrams(terms: pd.DataFrame, n: int) -> pd.DataFrame:
     if n == 1:
         return terms[["doc_id", "sentence_id", "term"]].copy()
     rows = []
-    for (doc_id, sid), grp in terms.groupby(["doc_id", "sentence_id"], sort=True):
-        t = list(grp["term"])
+    by_sentence: dict[tuple[str, int], list[str]] = {}
+    for doc_id, sid, term in zip(terms["doc_id"].tolist(), terms["sentence_id"].tolist(), terms["term"].tolist()):
+        by_sentence.setdefault((doc_id, sid), []).append(term)
+    for (doc_id, sid) in sorted(by_sentence):
+        t = by_sentence[(doc_id, sid)]
         for i in range(len(t) - n + 1):
             rows.append((doc_id, sid, "_".join(t[i : i + n])))
     return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "term"])

@@ -183,36 +183,29 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
 # ----------------------------------------------------------------------------- dating
 
 
+DATE_COLUMNS = ["date_earliest", "date_latest", "date_point", "date_precision", "date_source", "date_expression", "date_note"]
+
+
 def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
     """Add the date of each mention: date_earliest, date_latest, date_point (Timestamps),
     date_precision (day, month, year, range, publication), date_source (in-text or
     publication), date_expression and date_note.
     """
-    sent = sentences.set_index(["doc_id", "sentence_id"])
-    pub = docs.set_index("doc_id")
+    sent = {(d, i): (t, s) for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])}
+    pub = {d: (lo.date(), hi.date()) for d, lo, hi in zip(docs["doc_id"], docs["date_earliest"], docs["date_latest"])}
     cache: dict[tuple[str, int], list] = {}
     rows = []
-    for r in mentions.itertuples(index=False):
-        lo, hi = pub.at[r.doc_id, "date_earliest"].date(), pub.at[r.doc_id, "date_latest"].date()
-        key = (r.doc_id, r.sentence_id)
-        srow = sent.loc[key]
+    for doc_id, sid, start, end in zip(mentions["doc_id"], mentions["sentence_id"], mentions["start"], mentions["end"]):
+        lo, hi = pub[doc_id]
+        key = (doc_id, sid)
+        text, s0 = sent[key]
         if key not in cache:
-            cache[key] = resolve(srow["text"], lo, hi)
-        s0 = int(srow["start"])
-        d = date_mention(cache[key], r.start - s0, r.end - s0, lo, hi)
-        rows.append(
-            (
-                pd.Timestamp(d.earliest),
-                pd.Timestamp(d.latest),
-                pd.Timestamp(d.point),
-                d.precision,
-                "publication" if d.precision == "publication" else "in-text",
-                d.expression,
-                d.note,
-            )
-        )
-    cols = ["date_earliest", "date_latest", "date_point", "date_precision", "date_source", "date_expression", "date_note"]
-    extra = pd.DataFrame(rows, columns=cols, index=mentions.index)
+            cache[key] = resolve(text, lo, hi)
+        d = date_mention(cache[key], int(start) - int(s0), int(end) - int(s0), lo, hi)
+        rows.append((d.earliest, d.latest, d.point, d.precision, "publication" if d.precision == "publication" else "in-text", d.expression, d.note))
+    extra = pd.DataFrame(rows, columns=DATE_COLUMNS, index=mentions.index)
+    for c in ("date_earliest", "date_latest", "date_point"):
+        extra[c] = pd.to_datetime(extra[c]) if len(extra) else pd.Series(dtype="datetime64[ns]")
     out = pd.concat([mentions, extra], axis=1)
     out.attrs.update(mentions.attrs)
     return out
@@ -342,23 +335,31 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
     Partners are the gazetteer roots when ``rollup`` (Wagner counts for Russia), the
     focal actor is never a partner, and capitals used as venues take no cues.
     """
-    m = mentions[~mentions["root" if rollup else "actor"].eq(gaz.focal) & ~mentions["actor"].eq(gaz.focal)].copy()
-    m["partner"] = m["root"] if rollup else m["actor"]
+    keep = ~mentions["root" if rollup else "actor"].eq(gaz.focal) & ~mentions["actor"].eq(gaz.focal)
+    m = mentions[keep]
+    partner_col = m["root"] if rollup else m["actor"]
     alias_note = {al.alias: al.note for a in gaz.actors.values() for al in a.aliases}
-    sent = sentences.set_index(["doc_id", "sentence_id"])
+    sent = {(d, i): (t, s) for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])}
+    date_cols = [c for c in DATE_COLUMNS if c in m.columns]
+    # plain Python over records: per-row pandas access dominated the run time
+    groups: dict[tuple[str, int], list[dict]] = {}
+    records = m[["doc_id", "sentence_id", "start", "end", "alias", *date_cols]].to_dict("records")
+    for rec, partner in zip(records, partner_col):
+        rec["partner"] = partner
+        groups.setdefault((rec["doc_id"], rec["sentence_id"]), []).append(rec)
     unit_rows, hit_rows = [], []
-    date_cols = [c for c in ("date_earliest", "date_latest", "date_point", "date_precision", "date_source", "date_expression", "date_note") if c in m.columns]
-    for (doc_id, sid), grp in m.groupby(["doc_id", "sentence_id"], sort=True):
-        srow = sent.loc[(doc_id, sid)]
-        text, s0 = srow["text"], int(srow["start"])
+    for doc_id, sid in sorted(groups):
+        grp = groups[(doc_id, sid)]
+        text, s0 = sent[(doc_id, sid)]
+        s0 = int(s0)
         clauses = _clauses(text)
         cands = []
-        for r in grp.itertuples(index=False):
-            a, b = r.start - s0, r.end - s0
-            note = alias_note.get(r.alias, "")
+        for r in grp:
+            a, b = int(r["start"]) - s0, int(r["end"]) - s0
+            note = alias_note.get(r["alias"], "")
             venue = bool(("capital" in note or "seat" in note) and _VENUE.search(text[max(0, a - 12) : a]) and not _POSTING.search(text[max(0, a - 60) : a]))
-            cands.append((a, b, r.partner, venue))
-        scores: dict[str, list[tuple[str, float]]] = {p: [] for p in grp["partner"]}
+            cands.append((a, b, r["partner"], venue))
+        scores: dict[str, list[tuple[str, float]]] = {r["partner"]: [] for r in grp}
         spans = [(c[0], c[1]) for c in cands]
         for h in sentence_cues(text, lex):
             if any(a <= h["start"] and h["end"] <= b for a, b in spans):
@@ -369,12 +370,12 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
             for p in target:
                 scores[p].append((h["cue"], h["effective"]))
             hit_rows.append({"doc_id": doc_id, "sentence_id": sid, **{k: h[k] for k in ("cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective")}, "partner": "; ".join(target), "attribution": how})
-        for partner, pg in grp.groupby("partner", sort=True):
+        for partner in sorted(scores):
+            pg = [r for r in grp if r["partner"] == partner]
             fired = scores[partner]
-            raw = sum(w for _, w in fired)
-            score = float(np.clip(raw, -1, 1))
+            score = float(np.clip(sum(w for _, w in fired), -1, 1))
             label = "cooperative" if score > lex.threshold else "conflictual" if score < -lex.threshold else "neutral"
-            first = pg.sort_values("start").iloc[0]
+            first = min(pg, key=lambda r: r["start"])
             row = {
                 "doc_id": doc_id,
                 "sentence_id": sid,
@@ -388,7 +389,8 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
             }
             row.update({c: first[c] for c in date_cols})
             unit_rows.append(row)
-    units = pd.DataFrame(unit_rows)
+    unit_cols = ["doc_id", "sentence_id", "partner", "n_mentions", "first_start", "score", "label", "n_cues", "cues", *date_cols]
+    units = pd.DataFrame(unit_rows, columns=unit_cols)
     hits = pd.DataFrame(hit_rows, columns=["doc_id", "sentence_id", "cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective", "partner", "attribution"])
     return units, hits
 
@@ -447,21 +449,24 @@ def textstat_trajectory(
     u = units.copy()
     u["period"] = u["date_point"].dt.to_period(freq)
     rows = []
+    scored = u[u["n_cues"] > 0]
+    values: dict[tuple[str, object], list[float]] = {}
+    for partner, per, score in zip(scored["partner"].tolist(), scored["period"].tolist(), scored["score"].tolist()):
+        values.setdefault((partner, per), []).append(score)
+    counts = pm.groupby([col, "period"]).size()
     for p in partners:
-        sel = pm[pm[col] == p]
-        if sel.empty:
+        if p not in counts.index.get_level_values(0):
             continue
-        for per, grp in sel.groupby("period", sort=True):
-            scored = u[(u["partner"] == p) & (u["period"] == per) & (u["n_cues"] > 0)]
-            vals = scored["score"].to_numpy()
+        for per, n in counts.loc[p].sort_index().items():
+            vals = np.array(values.get((p, per), []), dtype=float)
             lo, hi = bootstrap_ci(vals, n_boot=n_boot, seed=seed)
             rows.append(
                 {
                     "partner": p,
                     "period": str(per),
                     "period_start": per.start_time,
-                    "mentions": len(grp),
-                    "salience": len(grp) / totals[per],
+                    "mentions": int(n),
+                    "salience": int(n) / totals[per],
                     "score": float(vals.mean()) if len(vals) else float("nan"),
                     "ci_low": lo,
                     "ci_high": hi,
@@ -512,16 +517,18 @@ def trajectory_events(units: pd.DataFrame, sentences: pd.DataFrame, hits: pd.Dat
     One row per partner, date and event (the first sentence that names it).
     """
     ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
-    s = sentences.set_index(["doc_id", "sentence_id"])["text"]
+    s = dict(zip(zip(sentences["doc_id"], sentences["sentence_id"]), sentences["text"]))
+    by_sentence: dict[tuple[str, int], list[tuple[float, str, list[str]]]] = {}
+    for d, i, w, cue, ps in zip(ev["doc_id"], ev["sentence_id"], ev["weight"], ev["cue"], ev["partner"]):
+        by_sentence.setdefault((d, i), []).append((abs(w), cue, ps.split("; ")))
     rows = []
     for r in units.itertuples(index=False):
         if r.date_source != "in-text" or (partners and r.partner not in partners):
             continue
-        cand = ev[(ev["doc_id"] == r.doc_id) & (ev["sentence_id"] == r.sentence_id)]
-        cand = cand[cand["partner"].str.split("; ").apply(lambda ps, p=r.partner: p in ps)]
-        if cand.empty:
+        cand = [(a, cue) for a, cue, ps in by_sentence.get((r.doc_id, r.sentence_id), []) if r.partner in ps]
+        if not cand:
             continue
-        best = cand.assign(a=cand["weight"].abs()).sort_values("a", ascending=False).iloc[0]
+        best = max(cand, key=lambda c: c[0])  # the first of the strongest, as a stable sort would give
         rows.append(
             {
                 "partner": r.partner,
@@ -530,7 +537,7 @@ def trajectory_events(units: pd.DataFrame, sentences: pd.DataFrame, hits: pd.Dat
                 "date_latest": r.date_latest,
                 "date_precision": r.date_precision,
                 "date_expression": r.date_expression,
-                "event": best["cue"],
+                "event": best[1],
                 "score": r.score,
                 "doc_id": r.doc_id,
                 "sentence_id": r.sentence_id,
