@@ -37,7 +37,8 @@ def _raw_at(root: Path, rel: str, commit: str) -> RawCorpus:
 
 
 def corpus_changelog(root: str | os.PathLike[str], corpus: str = "seeds") -> pd.DataFrame:
-    """One row per corpus version, newest first: version, commit, date, articles, added, removed."""
+    """One row per corpus version, newest first: corpus_version, commit, date, articles, changes
+    (the articles added or removed, or an edit of existing ones)."""
     root = Path(root)
     states: list[tuple[str, str, RawCorpus]] = []
     try:
@@ -63,7 +64,9 @@ def corpus_changelog(root: str | os.PathLike[str], corpus: str = "seeds") -> pd.
             continue
         added = [f"{i} {ids[i]}" for i in sorted(set(ids) - set(prev_ids))]
         removed = [f"{i} {prev_ids[i]}" for i in sorted(set(prev_ids) - set(ids))]
-        changed = "" if added or removed or prev_version is None else "metadata or text edited"
-        rows.append({"corpus_version": version, "commit": commit, "date": date, "articles": len(ids), "added": "; ".join(added), "removed": "; ".join(removed) or changed})
+        parts = [f"added {a}" for a in added] + [f"removed {r}" for r in removed]
+        if not parts:
+            parts = ["metadata or text of existing articles edited"]
+        rows.append({"corpus_version": version, "commit": commit, "date": date, "articles": len(ids), "changes": "; ".join(parts)})
         prev_ids, prev_version = ids, version
-    return pd.DataFrame(rows[::-1], columns=["corpus_version", "commit", "date", "articles", "added", "removed"])
+    return pd.DataFrame(rows[::-1], columns=["corpus_version", "commit", "date", "articles", "changes"])

@@ -306,3 +306,31 @@ def test_version_switcher_lists_the_published_versions(served_site, browser):
     assert len(options) == 2
     values = [o.get_attribute("value") for o in select.find_elements(By.TAG_NAME, "option")]
     assert values[1].endswith(f"{info['book_version']}-previous/notebooks/02_actors.html")
+
+
+def test_notebooks_are_committed_without_outputs():
+    """Notebooks hold narrative and calls; outputs come from the build (diffs show only what a person wrote)."""
+    import nbformat
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= 9
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs before committing"
+
+
+def test_every_toc_file_exists_and_every_notebook_is_in_the_toc():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        for ch in part["chapters"]:
+            files.append(ch["file"])
+            files += [s["file"] for s in ch.get("sections", [])]
+    for f in files:
+        assert (ROOT / f"{f}.ipynb").is_file() or (ROOT / f"{f}.md").is_file(), f
+    listed = {f for f in files if f.startswith("notebooks/")}
+    assert {f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("*.ipynb")} == listed
