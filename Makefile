@@ -49,6 +49,7 @@ lint: install
 
 test: install book
 	$(BIN)/ruff check mali_partners tests benchmarks
+	$(BIN)/ruff format --check mali_partners tests benchmarks
 	$(BIN)/python -m pytest
 
 test-fast: install

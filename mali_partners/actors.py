@@ -19,7 +19,19 @@ import pandas as pd
 from .gazetteer import Alias, Gazetteer, fold_key
 from .text import stopwords
 
-MENTION_COLUMNS = ["doc_id", "sentence_id", "start", "end", "surface", "alias", "actor", "kind", "parent", "root", "focal"]
+MENTION_COLUMNS = [
+    "doc_id",
+    "sentence_id",
+    "start",
+    "end",
+    "surface",
+    "alias",
+    "actor",
+    "kind",
+    "parent",
+    "root",
+    "focal",
+]
 _CONTEXT = 40  # characters of context given to not_followed_by / not_preceded_by
 
 
@@ -127,10 +139,26 @@ def mentions_find(sentences: pd.DataFrame, gaz: Gazetteer, matcher: Matcher | No
     """
     matcher = matcher or matcher_build(gaz)
     rows = []
-    for doc_id, sid, start, text in zip(sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]):
+    for doc_id, sid, start, text in zip(
+        sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]
+    ):
         for s, e, al in find_in_text(text, matcher):
             a = gaz.actors[al.actor]
-            rows.append((doc_id, sid, start + s, start + e, text[s:e], al.alias, a.name, a.kind, a.parent or "", gaz.root(a.name), a.focal))
+            rows.append(
+                (
+                    doc_id,
+                    sid,
+                    start + s,
+                    start + e,
+                    text[s:e],
+                    al.alias,
+                    a.name,
+                    a.kind,
+                    a.parent or "",
+                    gaz.root(a.name),
+                    a.focal,
+                )
+            )
     out = pd.DataFrame(rows, columns=MENTION_COLUMNS)
     out.attrs.update(sentences.attrs)
     out.attrs["gazetteer_version"] = gaz.version
@@ -214,14 +242,18 @@ def alias_hits(mentions: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
     return out
 
 
-_CANDIDATE = re.compile(r"(?:[A-Z]{2,}[a-z]?|[A-Z][\w’'-]*[a-z][\w’'-]*)(?:\s+(?:(?:of|the|de|du|des|for|and)\s+)?[A-Z][\w’'-]+)*")
+_CANDIDATE = re.compile(
+    r"(?:[A-Z]{2,}[a-z]?|[A-Z][\w’'-]*[a-z][\w’'-]*)(?:\s+(?:(?:of|the|de|du|des|for|and)\s+)?[A-Z][\w’'-]+)*"
+)
 _CALENDAR = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
 
 
-def textstat_unmatched_names(sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazetteer, min_count: int = 1) -> pd.DataFrame:
+def textstat_unmatched_names(
+    sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazetteer, min_count: int = 1
+) -> pd.DataFrame:
     """Capitalised names and acronyms that no gazetteer alias matched: what to consider adding.
 
     A name is a run of capitalised words (joined by of/the/de/and) or an acronym.
@@ -238,7 +270,9 @@ def textstat_unmatched_names(sentences: pd.DataFrame, mentions: pd.DataFrame, ga
     counts: Counter[str] = Counter()
     docs: dict[str, set[str]] = {}
     example: dict[str, str] = {}
-    for doc_id, sid, start, text in zip(sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]):
+    for doc_id, sid, start, text in zip(
+        sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]
+    ):
         spans = taken.get((doc_id, sid), [])
         for m in _CANDIDATE.finditer(text):
             words = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", m.group(0))]
@@ -258,7 +292,11 @@ def textstat_unmatched_names(sentences: pd.DataFrame, mentions: pd.DataFrame, ga
             counts[cand] += 1
             docs.setdefault(cand, set()).add(doc_id)
             example.setdefault(cand, text)
-    rows = [{"candidate": c, "count": n, "n_docs": len(docs[c]), "example": example[c]} for c, n in counts.items() if n >= min_count]
+    rows = [
+        {"candidate": c, "count": n, "n_docs": len(docs[c]), "example": example[c]}
+        for c, n in counts.items()
+        if n >= min_count
+    ]
     out = pd.DataFrame(rows, columns=["candidate", "count", "n_docs", "example"])
     return out.sort_values(["count", "n_docs", "candidate"], ascending=[False, False, True]).reset_index(drop=True)
 
@@ -312,11 +350,22 @@ def kwic(
                 "_pos": r.start,
             }
         )
-    out = pd.DataFrame(rows, columns=["doc_id", "published", "sentence_id", "actor", "left", "keyword", "right", "sentence", "_mid", "_pos"])
+    out = pd.DataFrame(
+        rows,
+        columns=["doc_id", "published", "sentence_id", "actor", "left", "keyword", "right", "sentence", "_mid", "_pos"],
+    )
     if sort == "left":
-        out = out.assign(_k=out["left"].str.split().str[-1].fillna("").str.lower()).sort_values(["_k", "doc_id", "_pos"]).drop(columns="_k")
+        out = (
+            out.assign(_k=out["left"].str.split().str[-1].fillna("").str.lower())
+            .sort_values(["_k", "doc_id", "_pos"])
+            .drop(columns="_k")
+        )
     elif sort == "right":
-        out = out.assign(_k=out["right"].str.split().str[0].fillna("").str.lower()).sort_values(["_k", "doc_id", "_pos"]).drop(columns="_k")
+        out = (
+            out.assign(_k=out["right"].str.split().str[0].fillna("").str.lower())
+            .sort_values(["_k", "doc_id", "_pos"])
+            .drop(columns="_k")
+        )
     elif sort == "date":
         out = out.sort_values(["_mid", "doc_id", "_pos"])
     else:

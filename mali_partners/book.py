@@ -30,7 +30,9 @@ def glue_all(values: dict[str, object]) -> None:
         glue(key, value, display=False)
 
 
-def table(df: pd.DataFrame, wrap: tuple[str, ...] = (), max_rows: int = 40, floatfmt: str = "{:.2f}", caption: str = ""):
+def table(
+    df: pd.DataFrame, wrap: tuple[str, ...] = (), max_rows: int = 40, floatfmt: str = "{:.2f}", caption: str = ""
+):
     """An escaped HTML table that scrolls sideways instead of overflowing the page.
 
     ``wrap`` names the long-text columns (sentences) that wrap inside a readable width.
@@ -53,7 +55,9 @@ def table(df: pd.DataFrame, wrap: tuple[str, ...] = (), max_rows: int = 40, floa
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p><em>{len(df) - max_rows} more rows in the downloadable table.</em></p>" if len(df) > max_rows else ""
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return HTML(f'<table class="mp-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}')
+    return HTML(
+        f'<table class="mp-table">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{more}'
+    )
 
 
 def kwic_table(lines: pd.DataFrame, max_rows: int = 20):

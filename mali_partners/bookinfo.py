@@ -53,8 +53,16 @@ def corpus_dir(root: str | os.PathLike[str] | None = None) -> Path:
 def git_commit(root: Path) -> str:
     """The short commit of the code, with ``+dirty`` when the work tree has changes; ``unknown`` without git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return os.environ.get("GITHUB_SHA", "unknown")[:7]
@@ -103,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         for folder in (CACHE_DIR, DOCTREES_DIR):
             if Path(folder).exists():
                 shutil.rmtree(folder)
-        print(f"bookinfo: analysis inputs changed ({old.get('inputs_hash')} -> {info['inputs_hash']}): notebook cache cleared")
+        print(
+            f"bookinfo: analysis inputs changed ({old.get('inputs_hash')} -> {info['inputs_hash']}): notebook cache cleared"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(info, indent=2) + "\n")
     print(f"bookinfo: {info['book_version']} (corpus {info['corpus_version']}, {info['n_articles']} articles)")

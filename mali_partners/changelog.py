@@ -30,7 +30,9 @@ def _raw_at(root: Path, rel: str, commit: str) -> RawCorpus:
     files = {}
     for _, r in rows:
         try:
-            files[r["file"]] = subprocess.run(["git", "show", f"{commit}:{rel}/{r['file']}"], cwd=root, capture_output=True, check=True).stdout
+            files[r["file"]] = subprocess.run(
+                ["git", "show", f"{commit}:{rel}/{r['file']}"], cwd=root, capture_output=True, check=True
+            ).stdout
         except subprocess.CalledProcessError:
             files[r["file"]] = b""
     return RawCorpus(root / rel, list(reader.fieldnames or []), rows, files)
@@ -67,6 +69,14 @@ def corpus_changelog(root: str | os.PathLike[str], corpus: str = "seeds") -> pd.
         parts = [f"added {a}" for a in added] + [f"removed {r}" for r in removed]
         if not parts:
             parts = ["metadata or text of existing articles edited"]
-        rows.append({"corpus_version": version, "commit": commit, "date": date, "articles": len(ids), "changes": "; ".join(parts)})
+        rows.append(
+            {
+                "corpus_version": version,
+                "commit": commit,
+                "date": date,
+                "articles": len(ids),
+                "changes": "; ".join(parts),
+            }
+        )
         prev_ids, prev_version = ids, version
     return pd.DataFrame(rows[::-1], columns=["corpus_version", "commit", "date", "articles", "changes"])

@@ -30,7 +30,14 @@ OKABE_ITO = {
     "black": "#000000",
     "grey": "#999999",
 }
-PARTNER_COLOURS = {"France": OKABE_ITO["blue"], "Russia": OKABE_ITO["vermillion"], "EU": OKABE_ITO["sky"], "ECOWAS": OKABE_ITO["green"], "AES": OKABE_ITO["orange"], "the West": OKABE_ITO["purple"]}
+PARTNER_COLOURS = {
+    "France": OKABE_ITO["blue"],
+    "Russia": OKABE_ITO["vermillion"],
+    "EU": OKABE_ITO["sky"],
+    "ECOWAS": OKABE_ITO["green"],
+    "AES": OKABE_ITO["orange"],
+    "the West": OKABE_ITO["purple"],
+}
 # Diverging map from vermillion (conflict / Russia side) through white to blue
 DIVERGING = LinearSegmentedColormap.from_list("okabe_div", [OKABE_ITO["vermillion"], "#f7f7f7", OKABE_ITO["blue"]])
 SEQUENTIAL = LinearSegmentedColormap.from_list("okabe_seq", ["#f7f7f7", OKABE_ITO["sky"], OKABE_ITO["blue"]])
@@ -111,7 +118,12 @@ def textplot_actor_counts(counts: pd.DataFrame, top: int = 15) -> Figure:
         fig, ax = plt.subplots(figsize=(8, 0.32 * len(d) + 1.4))
         y = np.arange(len(d))
         ax.barh(y, d["mentions_with_children"], color=OKABE_ITO["sky"], label="with children (e.g. France + Barkhane)")
-        ax.barh(y, d["mentions"], color=[colour(a, i) if a in PARTNER_COLOURS else OKABE_ITO["grey"] for i, a in enumerate(d["actor"])], label="the actor itself")
+        ax.barh(
+            y,
+            d["mentions"],
+            color=[colour(a, i) if a in PARTNER_COLOURS else OKABE_ITO["grey"] for i, a in enumerate(d["actor"])],
+            label="the actor itself",
+        )
         for yy, n, nd in zip(y, d["mentions_with_children"], d["n_docs_with_children"]):
             ax.text(n + 0.3, yy, f"{n} ({nd} art.)", va="center", fontsize=8)
         ax.set_yticks(y, d["actor"])
@@ -139,7 +151,9 @@ def textplot_doc_actor_heatmap(matrix: pd.DataFrame, titles: dict[str, str] | No
             for j in range(matrix.shape[1]):
                 v = matrix.iat[i, j]
                 if v:
-                    ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > vmax * 0.6 else "black")
+                    ax.text(
+                        j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > vmax * 0.6 else "black"
+                    )
         ax.grid(False)
         fig.colorbar(im, ax=ax, label="mentions", shrink=0.8)
         ax.set_title("Which article names whom")
@@ -153,7 +167,9 @@ def textplot_top_terms(freq: pd.DataFrame, top: int = 20) -> Figure:
         d = freq.head(top).iloc[::-1]
         fig, ax = plt.subplots(figsize=(8, 0.3 * len(d) + 1.6))
         cmap = SEQUENTIAL
-        bars = ax.barh(range(len(d)), d["n"], color=[cmap(0.25 + 0.75 * (0 if np.isnan(x) else x)) for x in d["juilland_d"]])
+        bars = ax.barh(
+            range(len(d)), d["n"], color=[cmap(0.25 + 0.75 * (0 if np.isnan(x) else x)) for x in d["juilland_d"]]
+        )
         for b, n, df_ in zip(bars, d["n"], d["doc_freq"]):
             ax.text(b.get_width() + 0.2, b.get_y() + b.get_height() / 2, f"{n} · {df_} art.", va="center", fontsize=8)
         ax.set_yticks(range(len(d)), d["surface"])
@@ -179,7 +195,9 @@ def textplot_keyness(key: pd.DataFrame, top: int = 12) -> Figure:
             return fig
         cols = [colour(t) if s > 0 else colour(r) for s in d["s"]]
         ax.barh(range(len(d)), d["s"], color=cols)
-        ax.set_yticks(range(len(d)), [f"{term} ({nt}:{nr})" for term, nt, nr in zip(d["term"], d["n_target"], d["n_reference"])])
+        ax.set_yticks(
+            range(len(d)), [f"{term} ({nt}:{nr})" for term, nt, nr in zip(d["term"], d["n_target"], d["n_reference"])]
+        )
         ax.set_ylabel(f"term (count {t}:{r})")
         ax.axvline(0, color="black", lw=0.8)
         ax.axvline(3.84, color=OKABE_ITO["grey"], ls=":", lw=0.8)
@@ -214,7 +232,9 @@ def textplot_cooccurrence_heatmap(matrix: pd.DataFrame, counts: pd.DataFrame | N
         return fig
 
 
-def textplot_cooccurrence_network(cooc: pd.DataFrame, level: str = "sentence", min_observed: int = 1, seed: int = 7) -> Figure:
+def textplot_cooccurrence_network(
+    cooc: pd.DataFrame, level: str = "sentence", min_observed: int = 1, seed: int = 7
+) -> Figure:
     """Network of partners: edge width by observed count, edge colour by NPMI, node size by degree."""
     with house_style():
         d = cooc[(cooc["level"] == level) & (cooc["observed"] >= min_observed)]
@@ -228,10 +248,16 @@ def textplot_cooccurrence_network(cooc: pd.DataFrame, level: str = "sentence", m
         pos = nx.spring_layout(g, seed=seed, weight="weight", k=1.2 / np.sqrt(len(g)))
         widths = [0.8 + 1.6 * g[u][v]["weight"] for u, v in g.edges]
         ecol = [g[u][v]["npmi"] for u, v in g.edges]
-        edges = nx.draw_networkx_edges(g, pos, ax=ax, width=widths, edge_color=ecol, edge_cmap=DIVERGING, edge_vmin=-1, edge_vmax=1, alpha=0.9)
+        edges = nx.draw_networkx_edges(
+            g, pos, ax=ax, width=widths, edge_color=ecol, edge_cmap=DIVERGING, edge_vmin=-1, edge_vmax=1, alpha=0.9
+        )
         sizes = [250 + 120 * g.degree(n) for n in g.nodes]
-        nx.draw_networkx_nodes(g, pos, ax=ax, node_size=sizes, node_color=[colour(n, i) for i, n in enumerate(g.nodes)], edgecolors="white")
-        nx.draw_networkx_labels(g, pos, ax=ax, font_size=9, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
+        nx.draw_networkx_nodes(
+            g, pos, ax=ax, node_size=sizes, node_color=[colour(n, i) for i, n in enumerate(g.nodes)], edgecolors="white"
+        )
+        nx.draw_networkx_labels(
+            g, pos, ax=ax, font_size=9, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1}
+        )
         fig.colorbar(edges, ax=ax, label="NPMI", shrink=0.7)
         ax.set_title(f"Partners named in the same {level} (edge width: count)")
         ax.set_axis_off()
@@ -301,7 +327,14 @@ def textplot_trajectory(
                 ax2.plot(xs.iloc[run], sc["score"].iloc[run], "-", color=c, lw=1.5)
                 band = sc.iloc[run].dropna(subset=["ci_low", "ci_high"])
                 if len(band) > 1:
-                    ax2.fill_between(pd.to_datetime(band["period_start"]) + pd.Timedelta(days=182), band["ci_low"], band["ci_high"], color=c, alpha=0.15, lw=0)
+                    ax2.fill_between(
+                        pd.to_datetime(band["period_start"]) + pd.Timedelta(days=182),
+                        band["ci_low"],
+                        band["ci_high"],
+                        color=c,
+                        alpha=0.15,
+                        lw=0,
+                    )
                 for r in band.itertuples(index=False):
                     xx = pd.to_datetime(r.period_start) + pd.Timedelta(days=182)
                     ax2.plot([xx, xx], [r.ci_low, r.ci_high], color=c, alpha=0.4, lw=3, solid_capstyle="butt")
@@ -309,7 +342,14 @@ def textplot_trajectory(
             face = [c if not low else "white" for low in sc["low_evidence"]]
             ax2.scatter(xs, sc["score"], s=sizes, facecolors=face, edgecolors=c, linewidths=1.5, zorder=3, label=p)
             for xx, yy, n in zip(xs, sc["score"], sc["n_evidence"]):
-                ax2.annotate(f"n={n}", (xx, yy), textcoords="offset points", xytext=(7, -13 if p == "Russia" else 7), fontsize=7, color=c)
+                ax2.annotate(
+                    f"n={n}",
+                    (xx, yy),
+                    textcoords="offset points",
+                    xytext=(7, -13 if p == "Russia" else 7),
+                    fontsize=7,
+                    color=c,
+                )
         ax1.set_ylabel("salience\n(share of partner mentions)")
         ax1.set_ylim(0, 1.05)
         ax1.set_title("Media attention: share of all partner mentions")
@@ -325,7 +365,15 @@ def textplot_trajectory(
             for k, r in ev.iterrows():
                 c = colour(r["partner"], partners.index(r["partner"]))
                 ax2.axvline(r["date"], color=c, lw=0.6, ls="--", alpha=0.5)
-                ax2.annotate(str(k + 1), (r["date"], 1.2), fontsize=7, color="white", ha="center", va="center", bbox={"boxstyle": "circle,pad=0.2", "fc": c, "ec": "none"})
+                ax2.annotate(
+                    str(k + 1),
+                    (r["date"], 1.2),
+                    fontsize=7,
+                    color="white",
+                    ha="center",
+                    va="center",
+                    bbox={"boxstyle": "circle,pad=0.2", "fc": c, "ec": "none"},
+                )
         ax2.xaxis.set_major_locator(mdates.YearLocator())
         ax2.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
         ax2.set_xlabel("year the sentence speaks of (its own date, else the article's)")
@@ -351,7 +399,14 @@ def textplot_crossover(cross: pd.DataFrame, a: str = "France", b: str = "Russia"
         first = cross.attrs.get("first_lead")
         if first is not None:
             row = cross[cross["period"] == first].iloc[0]
-            ax.annotate(f"{b} overtakes {a}: {first}", (pd.to_datetime(row["period_start"]) + pd.Timedelta(days=182), row["difference"]), textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+            ax.annotate(
+                f"{b} overtakes {a}: {first}",
+                (pd.to_datetime(row["period_start"]) + pd.Timedelta(days=182), row["difference"]),
+                textcoords="offset points",
+                xytext=(0, 12),
+                ha="center",
+                fontsize=8,
+            )
         ax.xaxis.set_major_locator(mdates.YearLocator())
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
         ax.set_ylabel(f"{value}: {b} − {a}")

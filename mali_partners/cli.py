@@ -18,8 +18,12 @@ CACHE_HELP = "$MALI_PARTNERS_CACHE, else .mali_partners_cache/ beside the corpus
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     raw = corpus_mod.validate(args.corpus)
-    n_words = sum(len(corpus_mod.normalise_whitespace(raw.files[r["file"]].decode("utf-8")).split()) for _, r in raw.rows)
-    print(f"ok: {args.corpus}: {len(raw.rows)} articles, {n_words} words, corpus version {corpus_mod.corpus_version(raw)}; no problems found")
+    n_words = sum(
+        len(corpus_mod.normalise_whitespace(raw.files[r["file"]].decode("utf-8")).split()) for _, r in raw.rows
+    )
+    print(
+        f"ok: {args.corpus}: {len(raw.rows)} articles, {n_words} words, corpus version {corpus_mod.corpus_version(raw)}; no problems found"
+    )
     return 0
 
 
@@ -35,7 +39,9 @@ def _cmd_add(args: argparse.Namespace) -> int:
         doc_id=args.id,
     )
     raw = corpus_mod.read_raw(args.corpus)
-    print(f"added {row['file']} as id {row['id']} ({row['published']}, {row['date_precision']}); corpus version {corpus_mod.corpus_version(raw)}")
+    print(
+        f"added {row['file']} as id {row['id']} ({row['published']}, {row['date_precision']}); corpus version {corpus_mod.corpus_version(raw)}"
+    )
     return 0
 
 
@@ -75,14 +81,19 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
         for p in skipped:
             print(f"  - {p}", file=sys.stderr)
     if cache_dir is not None and args.progress is not False:
-        print(f"articles: {stats.get('n_analysed', 0)} analysed, {stats.get('n_cached', 0)} from the cache ({cache_dir})", file=sys.stderr)
+        print(
+            f"articles: {stats.get('n_analysed', 0)} analysed, {stats.get('n_cached', 0)} from the cache ({cache_dir})",
+            file=sys.stderr,
+        )
     print(f"wrote {len(written)} tables to {args.out}: {', '.join(sorted(written))}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and the tests)."""
-    p = argparse.ArgumentParser(prog="mali-partners", description="Mali's foreign partnerships, read from a news corpus.")
+    p = argparse.ArgumentParser(
+        prog="mali-partners", description="Mali's foreign partnerships, read from a news corpus."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check the corpus and its manifest; report every problem at once")
@@ -110,12 +121,26 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--gazetteer", default=None, help="gazetteer YAML (default: the packaged one)")
     n.add_argument("--lexicon", default=None, help="relation lexicon YAML (default: the packaged one)")
     n.add_argument("--window", type=int, default=10, help="co-occurrence window in tokens (default 10)")
-    n.add_argument("--engine", choices=["local", "dask"], default="local", help="local: process pool on this machine (default); dask: a Dask cluster")
+    n.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="local: process pool on this machine (default); dask: a Dask cluster",
+    )
     n.add_argument("--workers", type=int, default=None, help="worker processes (default: the number of cores)")
-    n.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)")
+    n.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="Dask scheduler address, e.g. tcp://host:8786 (implies --engine dask)",
+    )
     n.add_argument("--cache", default=None, metavar="DIR", help=f"per-article cache folder (default: {CACHE_HELP})")
     n.add_argument("--no-cache", action="store_true", help="analyse every article, read and write no cache")
-    n.add_argument("--skip-invalid", action="store_true", help="analyse the valid articles and list the invalid ones, instead of stopping")
+    n.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="analyse the valid articles and list the invalid ones, instead of stopping",
+    )
     g = n.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     g.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar or cache summary")

@@ -31,17 +31,42 @@ from .gazetteer import Gazetteer
 
 LEVELS = ("sentence", "window", "document")
 MEASURES = ("g2", "pmi", "npmi", "dice", "log_dice", "observed")
-COOC_COLUMNS = ["actor_a", "actor_b", "level", "observed", "expected", "pmi", "npmi", "g2", "dice", "log_dice", "n_a", "n_b", "n"]
+COOC_COLUMNS = [
+    "actor_a",
+    "actor_b",
+    "level",
+    "observed",
+    "expected",
+    "pmi",
+    "npmi",
+    "g2",
+    "dice",
+    "log_dice",
+    "n_a",
+    "n_b",
+    "n",
+]
 
 
 def _check_window(window: int) -> None:
     if not isinstance(window, (int, np.integer)) or isinstance(window, bool) or window < 1:
-        raise InputError([Problem("window", f"the window must be a whole number of tokens >= 1, not {window!r}", "use e.g. --window 10")], "request")
+        raise InputError(
+            [
+                Problem(
+                    "window",
+                    f"the window must be a whole number of tokens >= 1, not {window!r}",
+                    "use e.g. --window 10",
+                )
+            ],
+            "request",
+        )
 
 
 def mention_token_index(mentions: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     """The index (``token_id``) of the token where each mention starts, within its article."""
-    starts = {d: (list(g["start"]), list(g["end"]), list(g["token_id"])) for d, g in tokens.groupby("doc_id", sort=False)}
+    starts = {
+        d: (list(g["start"]), list(g["end"]), list(g["token_id"])) for d, g in tokens.groupby("doc_id", sort=False)
+    }
     out = []
     for doc_id, s in zip(mentions["doc_id"], mentions["start"]):
         st, en, ids = starts[doc_id]
@@ -86,7 +111,9 @@ def textstat_cooccurrence(
     """
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad:
-        raise InputError([Problem("levels", f"unknown level(s) {', '.join(bad)}", f"use any of: {', '.join(LEVELS)}")], "request")
+        raise InputError(
+            [Problem("levels", f"unknown level(s) {', '.join(bad)}", f"use any of: {', '.join(LEVELS)}")], "request"
+        )
     _check_window(window)
     m = mentions_rollup(mentions, gaz) if rollup else mentions
     if not include_focal:
@@ -106,7 +133,18 @@ def textstat_cooccurrence(
             for acts in members.values():
                 for a, b in combinations(sorted(acts), 2):
                     pairs[(a, b)] += 1
-            rows += [{"actor_a": a, "actor_b": b, "level": level, "observed": o, "n_a": int(per_actor[a]), "n_b": int(per_actor[b]), "n": n} for (a, b), o in pairs.items()]
+            rows += [
+                {
+                    "actor_a": a,
+                    "actor_b": b,
+                    "level": level,
+                    "observed": o,
+                    "n_a": int(per_actor[a]),
+                    "n_b": int(per_actor[b]),
+                    "n": n,
+                }
+                for (a, b), o in pairs.items()
+            ]
         else:
             n_tok = len(tokens)
             mm = m.assign(token_id=mention_token_index(m, tokens))
@@ -125,13 +163,28 @@ def textstat_cooccurrence(
                     o = int((covered[a] & covered[b]).sum())
                     if o:
                         pairs[(a, b)] += o
-            rows += [{"actor_a": a, "actor_b": b, "level": "window", "observed": o, "n_a": per_actor[a], "n_b": per_actor[b], "n": n_tok} for (a, b), o in pairs.items()]
+            rows += [
+                {
+                    "actor_a": a,
+                    "actor_b": b,
+                    "level": "window",
+                    "observed": o,
+                    "n_a": per_actor[a],
+                    "n_b": per_actor[b],
+                    "n": n_tok,
+                }
+                for (a, b), o in pairs.items()
+            ]
     out = _measures(rows)
     out.attrs.update({"window": window, "rollup": rollup, "include_focal": include_focal})
-    return out.sort_values(["level", "observed", "actor_a", "actor_b"], ascending=[True, False, True, True]).reset_index(drop=True)
+    return out.sort_values(
+        ["level", "observed", "actor_a", "actor_b"], ascending=[True, False, True, True]
+    ).reset_index(drop=True)
 
 
-def cooccurrence_matrix(cooc: pd.DataFrame, level: str = "sentence", value: str = "observed", actors: list[str] | None = None) -> pd.DataFrame:
+def cooccurrence_matrix(
+    cooc: pd.DataFrame, level: str = "sentence", value: str = "observed", actors: list[str] | None = None
+) -> pd.DataFrame:
     """A symmetric actor x actor matrix of one measure at one level (NaN where never together)."""
     d = cooc[cooc["level"] == level]
     names = actors or sorted(set(d["actor_a"]) | set(d["actor_b"]))
@@ -164,7 +217,9 @@ def textstat_collocates(
     least ``min_freq`` times near the actor.
     """
     if measure not in MEASURES:
-        raise InputError([Problem("measure", f"unknown measure {measure!r}", f"use one of: {', '.join(MEASURES)}")], "request")
+        raise InputError(
+            [Problem("measure", f"unknown measure {measure!r}", f"use one of: {', '.join(MEASURES)}")], "request"
+        )
     _check_window(window)
     for a in actors:
         gaz.check_actor(a)
@@ -190,7 +245,11 @@ def textstat_collocates(
             slots[base + lo : base + hi + 1] = True
         r1 = int(slots.sum())
         near = Counter(tok.loc[slots & content, "norm"])
-        rows = [{"actor": actor, "term": t, "observed": o, "term_freq": term_freq[t]} for t, o in near.items() if o >= min_freq]
+        rows = [
+            {"actor": actor, "term": t, "observed": o, "term_freq": term_freq[t]}
+            for t, o in near.items()
+            if o >= min_freq
+        ]
         df = pd.DataFrame(rows, columns=["actor", "term", "observed", "term_freq"])
         if df.empty:
             continue

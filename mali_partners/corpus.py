@@ -111,7 +111,13 @@ def read_raw(root: str | os.PathLike[str]) -> RawCorpus:
     root = Path(root)
     if not root.is_dir():
         raise InputError(
-            [Problem(str(root), "the corpus folder does not exist", "give the folder that holds the articles and manifest.csv, e.g. `seeds`")],
+            [
+                Problem(
+                    str(root),
+                    "the corpus folder does not exist",
+                    "give the folder that holds the articles and manifest.csv, e.g. `seeds`",
+                )
+            ],
             "corpus",
         )
     problems: list[Problem] = []
@@ -119,40 +125,84 @@ def read_raw(root: str | os.PathLike[str]) -> RawCorpus:
     header: list[str] = []
     rows: list[tuple[int, dict[str, str]]] = []
     if not mpath.is_file():
-        problems.append(Problem(str(mpath), "the manifest is missing", f"create {MANIFEST} with the header {','.join(REQUIRED_COLUMNS)} and one row per article (see seeds/README.md)"))
+        problems.append(
+            Problem(
+                str(mpath),
+                "the manifest is missing",
+                f"create {MANIFEST} with the header {','.join(REQUIRED_COLUMNS)} and one row per article (see seeds/README.md)",
+            )
+        )
     else:
         raw = mpath.read_bytes()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            problems.append(Problem(str(mpath), f"the manifest is not valid UTF-8 (byte {exc.start})", "save the manifest as UTF-8"))
+            problems.append(
+                Problem(str(mpath), f"the manifest is not valid UTF-8 (byte {exc.start})", "save the manifest as UTF-8")
+            )
             text = ""
         header, rows = _parse_manifest(text, str(mpath), problems)
     files = {p.name: p.read_bytes() for p in sorted(root.glob(DOC_GLOB)) if p.is_file()}
     return RawCorpus(root, header, rows, files, problems)
 
 
-def _parse_manifest(text: str, name: str, problems: list[Problem]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def _parse_manifest(
+    text: str, name: str, problems: list[Problem]
+) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        problems.append(Problem(name, "the manifest is empty or its first line is blank", f"the first line must be the header: {','.join(REQUIRED_COLUMNS)}"))
+        problems.append(
+            Problem(
+                name,
+                "the manifest is empty or its first line is blank",
+                f"the first line must be the header: {','.join(REQUIRED_COLUMNS)}",
+            )
+        )
         return [], []
     first = lines[0]
     for delim in (";", "\t", "|"):
         if delim in first and "," not in first:
-            problems.append(Problem(name, f"the manifest seems to be delimited by {delim!r}, not by commas", "save it as comma-separated CSV (quote fields that contain commas)", "line 1"))
+            problems.append(
+                Problem(
+                    name,
+                    f"the manifest seems to be delimited by {delim!r}, not by commas",
+                    "save it as comma-separated CSV (quote fields that contain commas)",
+                    "line 1",
+                )
+            )
             return [], []
     reader = csv.reader(io.StringIO(text))
     header = [h.strip() for h in next(reader)]
     if "id" not in header or "file" not in header:
-        problems.append(Problem(name, f"the first line is not a header (got {first[:60]!r})", f"add the header line: {','.join(REQUIRED_COLUMNS)}", "line 1"))
+        problems.append(
+            Problem(
+                name,
+                f"the first line is not a header (got {first[:60]!r})",
+                f"add the header line: {','.join(REQUIRED_COLUMNS)}",
+                "line 1",
+            )
+        )
         return [], []
     unknown = [h for h in header if h not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
-        problems.append(Problem(name, f"unknown column(s): {', '.join(unknown)}", f"rename or remove them; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}", "line 1"))
+        problems.append(
+            Problem(
+                name,
+                f"unknown column(s): {', '.join(unknown)}",
+                f"rename or remove them; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}",
+                "line 1",
+            )
+        )
     missing = [h for h in REQUIRED_COLUMNS if h not in header]
     if missing:
-        problems.append(Problem(name, f"missing column(s): {', '.join(missing)}", "add them to the header (a column may be empty where allowed, like url)", "line 1"))
+        problems.append(
+            Problem(
+                name,
+                f"missing column(s): {', '.join(missing)}",
+                "add them to the header (a column may be empty where allowed, like url)",
+                "line 1",
+            )
+        )
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         problems.append(Problem(name, f"duplicated column(s): {', '.join(dupes)}", "keep one of each", "line 1"))
@@ -163,13 +213,24 @@ def _parse_manifest(text: str, name: str, problems: list[Problem]) -> tuple[list
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(name, f"the CSV cannot be read: {exc}", "check the quoting on that line", f"line {reader.line_num}"))
+            problems.append(
+                Problem(
+                    name, f"the CSV cannot be read: {exc}", "check the quoting on that line", f"line {reader.line_num}"
+                )
+            )
             break
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            problems.append(Problem(name, f"{len(values)} fields where the header has {len(header)}", "quote fields that contain commas and give every column (empty is allowed for url)", f"line {line}"))
+            problems.append(
+                Problem(
+                    name,
+                    f"{len(values)} fields where the header has {len(header)}",
+                    "quote fields that contain commas and give every column (empty is allowed for url)",
+                    f"line {line}",
+                )
+            )
             continue
         rows.append((line, {h: v.strip() for h, v in zip(header, values)}))
     return header, rows
@@ -203,33 +264,87 @@ def check(raw: RawCorpus) -> list[Problem]:
         where = _where(line, row)
         for col in REQUIRED_VALUES:
             if col in row and not row[col]:
-                problems.append(Problem(mname, f"the required field {col!r} is empty", _FIX_EMPTY.get(col, f"fill in {col}"), where))
+                problems.append(
+                    Problem(mname, f"the required field {col!r} is empty", _FIX_EMPTY.get(col, f"fill in {col}"), where)
+                )
         rid, fname = row.get("id", ""), row.get("file", "")
         if rid:
             if not ID_PATTERN.match(rid):
-                problems.append(Problem(mname, f"id {rid!r} has characters other than letters, digits, '-' and '_'", "use a short id such as 005", where))
+                problems.append(
+                    Problem(
+                        mname,
+                        f"id {rid!r} has characters other than letters, digits, '-' and '_'",
+                        "use a short id such as 005",
+                        where,
+                    )
+                )
             if rid in seen_ids:
-                problems.append(Problem(mname, f"id {rid!r} is used twice (also on line {seen_ids[rid]})", "give each article its own id", where))
+                problems.append(
+                    Problem(
+                        mname,
+                        f"id {rid!r} is used twice (also on line {seen_ids[rid]})",
+                        "give each article its own id",
+                        where,
+                    )
+                )
             seen_ids.setdefault(rid, line)
         if fname:
             if fname in seen_files:
-                problems.append(Problem(mname, f"file {fname!r} is listed twice (also on line {seen_files[fname]})", "list each file once", where))
+                problems.append(
+                    Problem(
+                        mname,
+                        f"file {fname!r} is listed twice (also on line {seen_files[fname]})",
+                        "list each file once",
+                        where,
+                    )
+                )
             seen_files.setdefault(fname, line)
             target = (raw.root / fname).resolve()
             if Path(fname).is_absolute() or root_resolved not in target.parents:
-                problems.append(Problem(mname, f"file {fname!r} points outside the corpus folder", "give the bare file name of an article inside the corpus folder", where))
+                problems.append(
+                    Problem(
+                        mname,
+                        f"file {fname!r} points outside the corpus folder",
+                        "give the bare file name of an article inside the corpus folder",
+                        where,
+                    )
+                )
             elif "/" in fname or "\\" in fname or not fname.endswith(".txt"):
-                problems.append(Problem(mname, f"file {fname!r} must be a .txt file directly in the corpus folder", "move the article into the corpus folder and give its bare file name", where))
+                problems.append(
+                    Problem(
+                        mname,
+                        f"file {fname!r} must be a .txt file directly in the corpus folder",
+                        "move the article into the corpus folder and give its bare file name",
+                        where,
+                    )
+                )
             elif fname not in raw.files:
-                problems.append(Problem(mname, f"file {fname!r} does not exist", f"add {fname} to {raw.root} or remove this row", where))
+                problems.append(
+                    Problem(
+                        mname, f"file {fname!r} does not exist", f"add {fname} to {raw.root} or remove this row", where
+                    )
+                )
             else:
                 listed.add(fname)
         if row.get("url") and not re.match(r"^https?://\S+$", row["url"]):
-            problems.append(Problem(mname, f"url {row['url']!r} is not an http(s) address", "give the full address starting with https:// or leave it empty", where))
+            problems.append(
+                Problem(
+                    mname,
+                    f"url {row['url']!r} is not an http(s) address",
+                    "give the full address starting with https:// or leave it empty",
+                    where,
+                )
+            )
         problems.extend(_date_problems(mname, where, row))
     for fname in raw.files:
         if fname not in listed and fname not in seen_files:
-            problems.append(Problem(str(raw.root / fname), "this text file has no manifest row", f"add a row for it to {MANIFEST} (or use `mali-partners add`)"))
+            problems.append(
+                Problem(
+                    str(raw.root / fname),
+                    "this text file has no manifest row",
+                    f"add a row for it to {MANIFEST} (or use `mali-partners add`)",
+                )
+            )
     by_text: dict[str, str] = {}
     for fname, data in raw.files.items():
         path = str(raw.root / fname)
@@ -242,10 +357,22 @@ def check(raw: RawCorpus) -> list[Problem]:
         n_words = len(norm.split())
         if n_words < MIN_WORDS:
             what = "empty" if n_words == 0 else f"near-empty ({n_words} words, fewer than {MIN_WORDS})"
-            problems.append(Problem(path, f"the article is {what}", "paste the full article text, or remove the file and its manifest row"))
+            problems.append(
+                Problem(
+                    path,
+                    f"the article is {what}",
+                    "paste the full article text, or remove the file and its manifest row",
+                )
+            )
             continue
         if norm in by_text:
-            problems.append(Problem(path, f"the same text as {by_text[norm]} (after white-space normalisation)", "remove one of the two copies and its manifest row"))
+            problems.append(
+                Problem(
+                    path,
+                    f"the same text as {by_text[norm]} (after white-space normalisation)",
+                    "remove one of the two copies and its manifest row",
+                )
+            )
         else:
             by_text[norm] = fname
     return problems
@@ -266,7 +393,9 @@ def _date_problems(mname: str, where: str, row: dict[str, str]) -> list[Problem]
     pub, prec = row.get("published", ""), row.get("date_precision", "")
     out: list[Problem] = []
     if prec and prec not in PRECISIONS:
-        out.append(Problem(mname, f"date_precision {prec!r} is not allowed", f"use one of: {', '.join(PRECISIONS)}", where))
+        out.append(
+            Problem(mname, f"date_precision {prec!r} is not allowed", f"use one of: {', '.join(PRECISIONS)}", where)
+        )
     if not pub:
         return out
     try:
@@ -275,12 +404,26 @@ def _date_problems(mname: str, where: str, row: dict[str, str]) -> list[Problem]
         msg = str(exc)
         if "day is out of range" in msg or "month must be" in msg:
             msg = f"{pub!r} is an impossible date ({msg})"
-        out.append(Problem(mname, f"published: {msg}", "give YYYY-MM-DD, YYYY-MM, YYYY or EARLIEST/LATEST with the earliest first", where))
+        out.append(
+            Problem(
+                mname,
+                f"published: {msg}",
+                "give YYYY-MM-DD, YYYY-MM, YYYY or EARLIEST/LATEST with the earliest first",
+                where,
+            )
+        )
         return out
     if spec.earliest.year < 1900:
         out.append(Problem(mname, f"published {pub!r} is before 1900", "check the year", where))
     if prec in PRECISIONS and prec != spec.precision:
-        out.append(Problem(mname, f"date_precision is {prec!r} but published {pub!r} is a {spec.precision}", f"set date_precision to {spec.precision!r} or change published", where))
+        out.append(
+            Problem(
+                mname,
+                f"date_precision is {prec!r} but published {pub!r} is a {spec.precision}",
+                f"set date_precision to {spec.precision!r} or change published",
+                where,
+            )
+        )
     return out
 
 
@@ -386,7 +529,9 @@ def corpus_add(
     """
     src = Path(source_file)
     if not src.is_file():
-        raise InputError([Problem(str(src), "the article file does not exist", "give the path of a UTF-8 .txt file")], "new article")
+        raise InputError(
+            [Problem(str(src), "the article file does not exist", "give the path of a UTF-8 .txt file")], "new article"
+        )
     raw = read_raw(root)
     existing = check(raw)
     if existing:
@@ -413,7 +558,9 @@ def corpus_add(
     line = (max((ln for ln, _ in raw.rows), default=1)) + 1
     files = dict(raw.files)
     if fname in files:
-        problems = [Problem(str(src), f"a file named {fname} is already in the corpus", "this article is already there")]
+        problems = [
+            Problem(str(src), f"a file named {fname} is already in the corpus", "this article is already there")
+        ]
         raise InputError(problems, "new article")
     files[fname] = data
     trial = RawCorpus(raw.root, header, [*raw.rows, (line, row_full)], files)

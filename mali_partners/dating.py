@@ -40,18 +40,57 @@ _N = r"(?P<{0}>\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
 
 # Ordered: the first pattern that matches a stretch of text claims it.
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("weekday_month_day", re.compile(_W.format("wd") + r",?\s+" + _M.format("m") + r"\s+" + _D.format("d") + r"(?:,?\s+" + _Y.format("y") + r")?\b")),
-    ("day_month_year", re.compile(r"\b" + _D.format("d") + r"\s+" + _M.format("m") + r",?\s+" + _Y.format("y") + r"\b")),
+    (
+        "weekday_month_day",
+        re.compile(
+            _W.format("wd")
+            + r",?\s+"
+            + _M.format("m")
+            + r"\s+"
+            + _D.format("d")
+            + r"(?:,?\s+"
+            + _Y.format("y")
+            + r")?\b"
+        ),
+    ),
+    (
+        "day_month_year",
+        re.compile(r"\b" + _D.format("d") + r"\s+" + _M.format("m") + r",?\s+" + _Y.format("y") + r"\b"),
+    ),
     ("month_day_year", re.compile(r"\b" + _M.format("m") + r"\s+" + _D.format("d") + r",\s+" + _Y.format("y") + r"\b")),
-    ("month_year_and_month_year", re.compile(r"\b" + _M.format("m") + r"\s+" + _Y.format("y") + r"\s+(?:and|to|until|-|–)\s+" + _M.format("m2") + r"\s+" + _Y.format("y2") + r"\b")),
+    (
+        "month_year_and_month_year",
+        re.compile(
+            r"\b"
+            + _M.format("m")
+            + r"\s+"
+            + _Y.format("y")
+            + r"\s+(?:and|to|until|-|–)\s+"
+            + _M.format("m2")
+            + r"\s+"
+            + _Y.format("y2")
+            + r"\b"
+        ),
+    ),
     ("month_year", re.compile(r"\b" + _M.format("m") + r",?\s+(?:of\s+)?" + _Y.format("y") + r"\b")),
     ("month_of_that_year", re.compile(r"\b" + _M.format("m") + r"\s+of\s+(?:that|the same)\s+year\b")),
     ("day_month", re.compile(r"\b" + _D.format("d") + r"\s+" + _M.format("m") + r"\b")),
-    ("month_day", re.compile(r"\b" + _M.format("m") + r"\s+" + _D.format("d") + r"\b(?!\s*(?:million|billion|percent|%))")),
+    (
+        "month_day",
+        re.compile(r"\b" + _M.format("m") + r"\s+" + _D.format("d") + r"\b(?!\s*(?:million|billion|percent|%))"),
+    ),
     ("years_ago", re.compile(r"\b" + _N.format("n") + r"\s+(?P<unit>year|month|week|day)s?\s+ago\b", re.I)),
     ("last_weekday", re.compile(r"\blast\s+" + _W.format("wd") + r"\b")),
     ("weekday", re.compile(r"\b(?:on\s+)?" + _W.format("wd") + r"\b")),
-    ("past_period", re.compile(r"\b(?:the\s+|over\s+the\s+|for\s+the\s+|in\s+the\s+)?(?:past|last)\s+(?:" + _N.format("n") + r"\s+)?(?P<unit>year|month|week|decade)s?\b", re.I)),
+    (
+        "past_period",
+        re.compile(
+            r"\b(?:the\s+|over\s+the\s+|for\s+the\s+|in\s+the\s+)?(?:past|last)\s+(?:"
+            + _N.format("n")
+            + r"\s+)?(?P<unit>year|month|week|decade)s?\b",
+            re.I,
+        ),
+    ),
     ("recent_period", re.compile(r"\bin\s+recent\s+(?P<unit>year|month|week)s\b", re.I)),
     ("year_and_year", re.compile(r"\b" + _Y.format("y") + r"\s+(?:and|to|-|–)\s+" + _Y.format("y2") + r"\b")),
     ("year", re.compile(r"(?<![\d,.])" + _Y.format("y") + r"(?![\d,])")),
@@ -110,6 +149,7 @@ def _year_for(month: int, day: int, pub_lo: dt.date, pub_hi: dt.date) -> int | N
     Checked for every possible publication day (in weekly steps and at both ends): if
     they do not all point to the same year, the year is ambiguous and None is returned.
     """
+
     def nearest(p: dt.date) -> int | None:
         cands = [dt.date(y, month, day) for y in (p.year - 1, p.year, p.year + 1) if _valid(y, month, day)]
         return min(cands, key=lambda d: (abs((d - p).days), d > p)).year if cands else None
@@ -152,7 +192,16 @@ def resolve(text: str, pub_lo: dt.date, pub_hi: dt.date) -> list[Resolved]:
             if prev:
                 y = prev[-1].earliest.year
                 mth = r.earliest.month
-                r = Resolved(dt.date(y, mth, 1), _month_end(y, mth), "month", r.expression, r.start, r.end, r.kind, "year from an earlier date in the sentence")
+                r = Resolved(
+                    dt.date(y, mth, 1),
+                    _month_end(y, mth),
+                    "month",
+                    r.expression,
+                    r.start,
+                    r.end,
+                    r.kind,
+                    "year from an earlier date in the sentence",
+                )
             else:
                 continue
         fixed.append(r)
@@ -160,7 +209,9 @@ def resolve(text: str, pub_lo: dt.date, pub_hi: dt.date) -> list[Resolved]:
     return fixed
 
 
-def _resolve_one(kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, text: str, last_year: int | None) -> Resolved | None:
+def _resolve_one(
+    kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, text: str, last_year: int | None
+) -> Resolved | None:
     g = m.groupdict()
     s, e = m.span()
     expr = m.group(0).strip()
@@ -192,7 +243,12 @@ def _resolve_one(kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, 
                 return None
             y = _year_for(mo, day, pub_lo, pub_hi)
             if y is None:
-                return mk(pub_lo, pub_hi, "publication", f"unresolved: {expr!r} has no year and the publication interval does not fix one")
+                return mk(
+                    pub_lo,
+                    pub_hi,
+                    "publication",
+                    f"unresolved: {expr!r} has no year and the publication interval does not fix one",
+                )
             d = dt.date(y, mo, day)
             return mk(d, d, "day", "year from the publication date")
         if kind == "weekday_month_day":
@@ -200,7 +256,11 @@ def _resolve_one(kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, 
             if g.get("y"):
                 d = dt.date(int(g["y"]), mo, day)
                 return mk(d, d, "day")
-            years = [y for y in range(pub_lo.year - 1, pub_hi.year + 2) if _valid(y, mo, day) and dt.date(y, mo, day).weekday() == wd]
+            years = [
+                y
+                for y in range(pub_lo.year - 1, pub_hi.year + 2)
+                if _valid(y, mo, day) and dt.date(y, mo, day).weekday() == wd
+            ]
             if not years:
                 return mk(pub_lo, pub_hi, "publication", f"unresolved: no year near the article has {expr!r}")
             mid = pub_lo + (pub_hi - pub_lo) / 2
@@ -210,29 +270,59 @@ def _resolve_one(kind: str, m: re.Match[str], pub_lo: dt.date, pub_hi: dt.date, 
         if kind == "years_ago":
             n, unit = _num(g["n"]), g["unit"].lower()
             if unit == "year":
-                return mk(_shift_years(pub_lo, -n), _shift_years(pub_hi, -n), "year" if (pub_hi - pub_lo).days < 366 else "range", f"{n} year(s) before publication")
+                return mk(
+                    _shift_years(pub_lo, -n),
+                    _shift_years(pub_hi, -n),
+                    "year" if (pub_hi - pub_lo).days < 366 else "range",
+                    f"{n} year(s) before publication",
+                )
             if unit == "month":
-                return mk(_shift_months(pub_lo, -n), _shift_months(pub_hi, -n), "month" if (pub_hi - pub_lo).days < 32 else "range")
+                return mk(
+                    _shift_months(pub_lo, -n),
+                    _shift_months(pub_hi, -n),
+                    "month" if (pub_hi - pub_lo).days < 32 else "range",
+                )
             days = n * (7 if unit == "week" else 1)
             lo, hi = pub_lo - dt.timedelta(days=days), pub_hi - dt.timedelta(days=days)
             return mk(lo, hi, "day" if lo == hi else "range")
         if kind in ("last_weekday", "weekday"):
             wd = WEEKDAYS[g["wd"].lower()]
             if (pub_hi - pub_lo).days > 31:
-                return mk(pub_lo, pub_hi, "publication", f"unresolved: {expr!r} alone cannot be placed in a publication interval longer than a month")
+                return mk(
+                    pub_lo,
+                    pub_hi,
+                    "publication",
+                    f"unresolved: {expr!r} alone cannot be placed in a publication interval longer than a month",
+                )
             # the weekday on or before publication ("last": strictly before, within a week)
             lo = pub_lo - dt.timedelta(days=7 if kind == "last_weekday" else 6)
             hi = pub_hi - dt.timedelta(days=1 if kind == "last_weekday" else 0)
-            days = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1) if (lo + dt.timedelta(days=i)).weekday() == wd]
+            days = [
+                lo + dt.timedelta(days=i)
+                for i in range((hi - lo).days + 1)
+                if (lo + dt.timedelta(days=i)).weekday() == wd
+            ]
             if not days:
                 return None
             return mk(days[0], days[-1], "day" if len(days) == 1 else "range", "weekday before publication")
         if kind in ("past_period", "recent_period"):
             unit = g["unit"].lower()
-            n = _num(g["n"]) if g.get("n") else (6 if unit == "month" and kind == "recent_period" else (3 if kind == "recent_period" else 1))
+            n = (
+                _num(g["n"])
+                if g.get("n")
+                else (6 if unit == "month" and kind == "recent_period" else (3 if kind == "recent_period" else 1))
+            )
             if kind == "past_period" and not g.get("n"):
                 n = 1
-            lo = _shift_years(pub_lo, -10 * n) if unit == "decade" else _shift_years(pub_lo, -n) if unit == "year" else _shift_months(pub_lo, -n) if unit == "month" else pub_lo - dt.timedelta(weeks=n)
+            lo = (
+                _shift_years(pub_lo, -10 * n)
+                if unit == "decade"
+                else _shift_years(pub_lo, -n)
+                if unit == "year"
+                else _shift_months(pub_lo, -n)
+                if unit == "month"
+                else pub_lo - dt.timedelta(weeks=n)
+            )
             return mk(lo, pub_hi, "range", "a period ending at publication")
         if kind == "year_and_year":
             y1, y2 = int(g["y"]), int(g["y2"])
@@ -255,7 +345,9 @@ def _valid(y: int, m: int, d: int) -> bool:
     return True
 
 
-def date_mention(expressions: list[Resolved], mention_start: int, mention_end: int, pub_lo: dt.date, pub_hi: dt.date) -> Resolved:
+def date_mention(
+    expressions: list[Resolved], mention_start: int, mention_end: int, pub_lo: dt.date, pub_hi: dt.date
+) -> Resolved:
     """The date of one mention: the nearest usable expression of its sentence, else the publication date.
 
     Offsets are within the sentence. An expression whose date falls after the article's

@@ -61,7 +61,7 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     by_sentence: dict[tuple[str, int], list[str]] = {}
     for doc_id, sid, norm in zip(tokens["doc_id"].tolist(), tokens["sentence_id"].tolist(), tokens["norm"].tolist()):
         by_sentence.setdefault((doc_id, sid), []).append(norm)
-    for (doc_id, sid) in sorted(by_sentence):
+    for doc_id, sid in sorted(by_sentence):
         norms = by_sentence[(doc_id, sid)]
         merged = mwe.tokenize(norms) if mwe is not None else norms
         pos = 0
@@ -86,7 +86,7 @@ def terms_ngrams(terms: pd.DataFrame, n: int) -> pd.DataFrame:
     by_sentence: dict[tuple[str, int], list[str]] = {}
     for doc_id, sid, term in zip(terms["doc_id"].tolist(), terms["sentence_id"].tolist(), terms["term"].tolist()):
         by_sentence.setdefault((doc_id, sid), []).append(term)
-    for (doc_id, sid) in sorted(by_sentence):
+    for doc_id, sid in sorted(by_sentence):
         t = by_sentence[(doc_id, sid)]
         for i in range(len(t) - n + 1):
             rows.append((doc_id, sid, "_".join(t[i : i + n])))
@@ -137,7 +137,9 @@ def textstat_frequency(
         grams = terms_ngrams(terms, n)
         if grams.empty:
             continue
-        per_doc = grams.groupby(["term", "doc_id"]).size().unstack(fill_value=0).reindex(columns=sizes.index, fill_value=0)
+        per_doc = (
+            grams.groupby(["term", "doc_id"]).size().unstack(fill_value=0).reindex(columns=sizes.index, fill_value=0)
+        )
         counts = per_doc.to_numpy()
         total = counts.sum(axis=1)
         dfreq = (counts > 0).sum(axis=1)
@@ -163,7 +165,10 @@ def textstat_frequency(
     out["surface"] = out["term"]
     if stem_surfaces is not None and not out.empty:
         surf = dict(zip(stem_surfaces["term"], stem_surfaces["surface"]))
-        out["surface"] = [" ".join(surf.get(p, p) for p in t.split("_")) if n > 1 else surf.get(t, t) for t, n in zip(out["term"], out["ngram"])]
+        out["surface"] = [
+            " ".join(surf.get(p, p) for p in t.split("_")) if n > 1 else surf.get(t, t)
+            for t, n in zip(out["term"], out["ngram"])
+        ]
     return out.sort_values(["n", "doc_freq", "term"], ascending=[False, False, True]).reset_index(drop=True)
 
 
@@ -204,9 +209,17 @@ def textstat_keyness(
     """
     problems = []
     if target.empty:
-        problems.append(Problem(target_label, "the target sub-corpus has no terms", "choose a target with at least one sentence"))
+        problems.append(
+            Problem(target_label, "the target sub-corpus has no terms", "choose a target with at least one sentence")
+        )
     if reference.empty:
-        problems.append(Problem(reference_label, "the reference sub-corpus has no terms", "choose a reference with at least one sentence"))
+        problems.append(
+            Problem(
+                reference_label,
+                "the reference sub-corpus has no terms",
+                "choose a reference with at least one sentence",
+            )
+        )
     if min_freq < 1:
         problems.append(Problem("keyness", f"min_freq must be at least 1, not {min_freq}", "use min_freq >= 1"))
     if problems:
@@ -233,12 +246,21 @@ def textstat_keyness(
     )
     out["key_for"] = np.where(out["per_1000_target"] >= out["per_1000_reference"], target_label, reference_label)
     signed = np.where(out["key_for"] == target_label, out["g2"], -out["g2"])
-    out = out.assign(_s=signed).sort_values(["_s", "term"], ascending=[False, True]).drop(columns="_s").reset_index(drop=True)
-    out.attrs.update({"target": target_label, "reference": reference_label, "n_target_terms": n1, "n_reference_terms": n2})
+    out = (
+        out.assign(_s=signed)
+        .sort_values(["_s", "term"], ascending=[False, True])
+        .drop(columns="_s")
+        .reset_index(drop=True)
+    )
+    out.attrs.update(
+        {"target": target_label, "reference": reference_label, "n_target_terms": n1, "n_reference_terms": n2}
+    )
     return out
 
 
-def actor_sentences(mentions: pd.DataFrame, gaz: Gazetteer, actor: str, with_children: bool = True) -> set[tuple[str, int]]:
+def actor_sentences(
+    mentions: pd.DataFrame, gaz: Gazetteer, actor: str, with_children: bool = True
+) -> set[tuple[str, int]]:
     """The (doc_id, sentence_id) keys of the sentences that mention ``actor`` (and its children)."""
     gaz.check_actor(actor)
     family = [actor, *gaz.descendants(actor)] if with_children else [actor]
@@ -275,7 +297,10 @@ def keyness_actors(
     construction). The frame's ``attrs`` record the sentence counts on each side.
     """
     if overlap not in ("exclude", "both"):
-        raise InputError([Problem("keyness", f"overlap must be 'exclude' or 'both', not {overlap!r}", "use one of them")], "keyness request")
+        raise InputError(
+            [Problem("keyness", f"overlap must be 'exclude' or 'both', not {overlap!r}", "use one of them")],
+            "keyness request",
+        )
     st, sr = actor_sentences(mentions, gaz, target), actor_sentences(mentions, gaz, reference)
     if overlap == "exclude":
         st, sr = st - sr, sr - st

@@ -175,40 +175,74 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
     name = path
     p = Path(path)
     if not p.is_file():
-        raise InputError([Problem(name, "the gazetteer file does not exist", "give the path of a gazetteer YAML file")], "gazetteer")
+        raise InputError(
+            [Problem(name, "the gazetteer file does not exist", "give the path of a gazetteer YAML file")], "gazetteer"
+        )
     data = p.read_bytes()
     try:
         root = yaml.compose(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InputError([Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "gazetteer") from None
+        raise InputError(
+            [Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "gazetteer"
+        ) from None
     except yaml.YAMLError as exc:
-        raise InputError([yaml_problem(name, exc, "fix the indentation or quoting there (quote aliases with ':' or '#')")], "gazetteer") from None
+        raise InputError(
+            [yaml_problem(name, exc, "fix the indentation or quoting there (quote aliases with ':' or '#')")],
+            "gazetteer",
+        ) from None
     problems: list[Problem] = []
     if not isinstance(root, yaml.MappingNode):
-        raise InputError([Problem(name, "the file is not a mapping with `actors:`", "start from the packaged gazetteer.yaml")], "gazetteer")
+        raise InputError(
+            [Problem(name, "the file is not a mapping with `actors:`", "start from the packaged gazetteer.yaml")],
+            "gazetteer",
+        )
     top = _mapping(root)
     focal = _scalar(top["focal"]) if "focal" in top else None
     version = _scalar(top["version"]) if "version" in top else None
     if "actors" not in top or not isinstance(top["actors"], yaml.SequenceNode):
-        raise InputError([Problem(name, "no `actors:` list", "add `actors:` with one entry per actor", f"line {_line(root)}")], "gazetteer")
+        raise InputError(
+            [Problem(name, "no `actors:` list", "add `actors:` with one entry per actor", f"line {_line(root)}")],
+            "gazetteer",
+        )
     actors: dict[str, Actor] = {}
     alias_owner: dict[str, tuple[str, int]] = {}
     for node in top["actors"].value:
         line = _line(node)
         if not isinstance(node, yaml.MappingNode):
-            problems.append(Problem(name, "an actor entry must be a mapping with name, kind and aliases", "write `- name: ...`", f"line {line}"))
+            problems.append(
+                Problem(
+                    name,
+                    "an actor entry must be a mapping with name, kind and aliases",
+                    "write `- name: ...`",
+                    f"line {line}",
+                )
+            )
             continue
         m = _mapping(node)
         aname = _scalar(m["name"]) if "name" in m else None
         where = f"line {line}" + (f" (actor {aname})" if aname else "")
         for key in m:
             if key not in ACTOR_KEYS:
-                problems.append(Problem(name, f"unknown field {key!r}", f"allowed: {', '.join(sorted(ACTOR_KEYS))}", f"line {_line(m[key])} (actor {aname})"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"unknown field {key!r}",
+                        f"allowed: {', '.join(sorted(ACTOR_KEYS))}",
+                        f"line {_line(m[key])} (actor {aname})",
+                    )
+                )
         if not aname:
             problems.append(Problem(name, "an actor has no name", "add `name:`", where))
             continue
         if aname in actors:
-            problems.append(Problem(name, f"actor {aname!r} is defined twice (also on line {actors[aname].line})", "merge the two entries", where))
+            problems.append(
+                Problem(
+                    name,
+                    f"actor {aname!r} is defined twice (also on line {actors[aname].line})",
+                    "merge the two entries",
+                    where,
+                )
+            )
             continue
         kind = _scalar(m["kind"]) if "kind" in m else None
         if kind not in KINDS:
@@ -222,10 +256,19 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
                 try:
                     setattr(actor, key, re.compile(pattern, re.IGNORECASE))
                 except re.error as exc:
-                    problems.append(Problem(name, f"{key} is not a valid regular expression: {exc}", "fix the pattern", f"line {_line(m[key])} (actor {aname})"))
+                    problems.append(
+                        Problem(
+                            name,
+                            f"{key} is not a valid regular expression: {exc}",
+                            "fix the pattern",
+                            f"line {_line(m[key])} (actor {aname})",
+                        )
+                    )
         anode = m.get("aliases")
         if not isinstance(anode, yaml.SequenceNode) or not anode.value:
-            problems.append(Problem(name, f"actor {aname!r} has no aliases", "add `aliases:` with at least its name", where))
+            problems.append(
+                Problem(name, f"actor {aname!r} has no aliases", "add `aliases:` with at least its name", where)
+            )
             anode_items: list[yaml.Node] = []
         else:
             anode_items = anode.value
@@ -238,41 +281,100 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
                 am = _mapping(an)
                 for k, v in am.items():
                     if k not in ALIAS_KEYS:
-                        problems.append(Problem(name, f"unknown alias field {k!r}", f"allowed: {', '.join(sorted(ALIAS_KEYS))}", f"line {aline} (actor {aname})"))
+                        problems.append(
+                            Problem(
+                                name,
+                                f"unknown alias field {k!r}",
+                                f"allowed: {', '.join(sorted(ALIAS_KEYS))}",
+                                f"line {aline} (actor {aname})",
+                            )
+                        )
                     fields[k] = _scalar(v) or ""
             else:
-                problems.append(Problem(name, "an alias must be a string or a mapping with `alias:`", "write the alias as a string", f"line {aline} (actor {aname})"))
+                problems.append(
+                    Problem(
+                        name,
+                        "an alias must be a string or a mapping with `alias:`",
+                        "write the alias as a string",
+                        f"line {aline} (actor {aname})",
+                    )
+                )
                 continue
             text = fields.get("alias", "").strip()
             if not text:
-                problems.append(Problem(name, f"an alias of {aname!r} is empty", "remove the empty alias or write it out", f"line {aline} (actor {aname})"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"an alias of {aname!r} is empty",
+                        "remove the empty alias or write it out",
+                        f"line {aline} (actor {aname})",
+                    )
+                )
                 continue
             key = clash_key(text)
             if key in alias_owner:
                 other, oline = alias_owner[key]
                 if other == aname:
-                    problems.append(Problem(name, f"alias {text!r} is listed twice for {aname!r} (also line {oline})", "remove one", f"line {aline} (actor {aname})"))
+                    problems.append(
+                        Problem(
+                            name,
+                            f"alias {text!r} is listed twice for {aname!r} (also line {oline})",
+                            "remove one",
+                            f"line {aline} (actor {aname})",
+                        )
+                    )
                 else:
-                    problems.append(Problem(name, f"alias {text!r} belongs to two actors: {other!r} (line {oline}) and {aname!r}", "keep it under one actor only; use `parent` to roll one actor up into another", f"line {aline} (actor {aname})"))
+                    problems.append(
+                        Problem(
+                            name,
+                            f"alias {text!r} belongs to two actors: {other!r} (line {oline}) and {aname!r}",
+                            "keep it under one actor only; use `parent` to roll one actor up into another",
+                            f"line {aline} (actor {aname})",
+                        )
+                    )
                 continue
             alias_owner[key] = (aname, aline)
-            actor.aliases.append(Alias(text, aname, aline, fields.get("note", ""), fields.get("office", ""), fields.get("from", ""), fields.get("to", "")))
+            actor.aliases.append(
+                Alias(
+                    text,
+                    aname,
+                    aline,
+                    fields.get("note", ""),
+                    fields.get("office", ""),
+                    fields.get("from", ""),
+                    fields.get("to", ""),
+                )
+            )
         actors[aname] = actor
     for actor in actors.values():
         if actor.parent and actor.parent not in actors:
-            problems.append(Problem(name, f"parent {actor.parent!r} of {actor.name!r} is not an actor", "add that actor or fix the name", f"line {actor.line} (actor {actor.name})"))
+            problems.append(
+                Problem(
+                    name,
+                    f"parent {actor.parent!r} of {actor.name!r} is not an actor",
+                    "add that actor or fix the name",
+                    f"line {actor.line} (actor {actor.name})",
+                )
+            )
     reported: set[frozenset[str]] = set()
     for actor in actors.values():
         seen = [actor.name]
         cur = actor.parent
         while cur and cur in actors:
             if cur in seen:
-                members = seen[seen.index(cur):]
+                members = seen[seen.index(cur) :]
                 if frozenset(members) in reported:
                     break
                 reported.add(frozenset(members))
                 cycle = " -> ".join([*members, cur])
-                problems.append(Problem(name, f"a cycle of parents: {cycle}", "an actor cannot be its own ancestor; remove one parent", f"line {actor.line} (actor {actor.name})"))
+                problems.append(
+                    Problem(
+                        name,
+                        f"a cycle of parents: {cycle}",
+                        "an actor cannot be its own ancestor; remove one parent",
+                        f"line {actor.line} (actor {actor.name})",
+                    )
+                )
                 break
             seen.append(cur)
             cur = actors[cur].parent
@@ -280,7 +382,9 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
     if focal and focal not in actors:
         problems.append(Problem(name, f"focal actor {focal!r} is not defined", "define it or fix `focal:`"))
     if len(focal_actors) > 1:
-        problems.append(Problem(name, f"more than one focal actor: {', '.join(focal_actors)}", "mark only one actor `focal: true`"))
+        problems.append(
+            Problem(name, f"more than one focal actor: {', '.join(focal_actors)}", "mark only one actor `focal: true`")
+        )
     if problems:
         raise InputError(problems, f"gazetteer {name}")
     focal_name = focal or (focal_actors[0] if focal_actors else "")

@@ -83,7 +83,9 @@ class Analysis:
     def cooccurrence(self, **kw) -> pd.DataFrame:
         """Partner co-occurrence at the three levels (see :func:`cooccurrence.textstat_cooccurrence`)."""
         kw.setdefault("window", self.window)
-        return cooc.textstat_cooccurrence(self.mentions, self.tokens, self.gazetteer, n_sentences=len(self.sentences), n_docs=len(self.docs), **kw)
+        return cooc.textstat_cooccurrence(
+            self.mentions, self.tokens, self.gazetteer, n_sentences=len(self.sentences), n_docs=len(self.docs), **kw
+        )
 
     def collocates(self, actors: list[str] | None = None, **kw) -> pd.DataFrame:
         """Collocates of each focal partner (see :func:`cooccurrence.textstat_collocates`)."""
@@ -92,7 +94,9 @@ class Analysis:
 
     def trajectory(self, partners: list[str] | None = None, period: str = "year", **kw) -> pd.DataFrame:
         """Per-partner series (see :func:`trajectory.textstat_trajectory`)."""
-        return traj.textstat_trajectory(self.mentions, self.units, self.gazetteer, partners or FOCAL_PARTNERS, period, **kw)
+        return traj.textstat_trajectory(
+            self.mentions, self.units, self.gazetteer, partners or FOCAL_PARTNERS, period, **kw
+        )
 
     def evidence(self, period: str = "year", partners: list[str] | None = None) -> pd.DataFrame:
         """The sentences behind every series point."""
@@ -112,7 +116,14 @@ class Analysis:
 def inputs_hash(corpus_version: str, gaz: Gazetteer, lex: traj.Lexicon) -> str:
     """One hash over everything the results depend on: corpus, gazetteer, lexicon, stopwords, code version."""
     h = hashlib.sha256()
-    for part in (corpus_version, gaz.sha, lex.sha, "|".join(read_list("stopwords.txt")), "|".join(read_list("abbreviations.txt")), code_version()):
+    for part in (
+        corpus_version,
+        gaz.sha,
+        lex.sha,
+        "|".join(read_list("stopwords.txt")),
+        "|".join(read_list("abbreviations.txt")),
+        code_version(),
+    ):
         h.update(part.encode())
     return h.hexdigest()[:12]
 
@@ -120,7 +131,9 @@ def inputs_hash(corpus_version: str, gaz: Gazetteer, lex: traj.Lexicon) -> str:
 DOC_FRAMES = ("docs", "cleaning", "sentences", "tokens", "mentions", "terms", "units", "cue_hits")
 
 
-def analyse_document(doc: pd.DataFrame, gaz: Gazetteer, lex: traj.Lexicon, matcher: act.Matcher | None = None) -> dict[str, pd.DataFrame]:
+def analyse_document(
+    doc: pd.DataFrame, gaz: Gazetteer, lex: traj.Lexicon, matcher: act.Matcher | None = None
+) -> dict[str, pd.DataFrame]:
     """The per-article step: clean, split, find and date mentions, build terms, score relations.
 
     A pure function of one article (a one-row corpus frame) and the configuration; its
@@ -156,7 +169,17 @@ def engine_map(
     """
     from .engine import map_documents
 
-    return map_documents(docs, gaz, lex, engine=engine, workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress, stats=stats)
+    return map_documents(
+        docs,
+        gaz,
+        lex,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+        stats=stats,
+    )
 
 
 def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
@@ -214,7 +237,17 @@ def run(
         raise InputError(problems, "inputs")
     assert docs is not None and gaz is not None and lex is not None
     cv = docs.attrs["corpus_version"]
-    results = engine_map(docs, gaz, lex, engine=engine, workers=workers, scheduler=scheduler, cache_dir=cache_dir, progress=progress, stats=stats)
+    results = engine_map(
+        docs,
+        gaz,
+        lex,
+        engine=engine,
+        workers=workers,
+        scheduler=scheduler,
+        cache_dir=cache_dir,
+        progress=progress,
+        stats=stats,
+    )
     docs, cleaning, sentences, tokens, mentions, terms, units, hits = combine(results)
     del results
     docs.attrs["corpus_version"] = cv
@@ -264,11 +297,22 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "cleaning": (
         "What each cleaning rule did to each article.",
-        {"doc_id": "article id", "rule": "cleaning rule (a function in mali_partners/clean.py)", "chars_removed": "characters it removed", "chars_added": "characters it added"},
+        {
+            "doc_id": "article id",
+            "rule": "cleaning rule (a function in mali_partners/clean.py)",
+            "chars_removed": "characters it removed",
+            "chars_added": "characters it added",
+        },
     ),
     "sentences": (
         "Every sentence of the cleaned texts; mention offsets refer to the same texts.",
-        {"doc_id": "article id", "sentence_id": "sentence number in the article, from 0", "start": "offset of its first character in the cleaned article", "end": "offset after its last character", "text": "the sentence"},
+        {
+            "doc_id": "article id",
+            "sentence_id": "sentence number in the article, from 0",
+            "start": "offset of its first character in the cleaned article",
+            "end": "offset after its last character",
+            "text": "the sentence",
+        },
     ),
     "mentions": (
         "Every mention of a gazetteer actor, with its span and date.",
@@ -310,11 +354,23 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "alias_hits": (
         "What each gazetteer alias matched: analysts see dead aliases (no_hits).",
-        {"actor": "canonical actor", "alias": "alias", "hits": "mentions", "n_docs": "articles", "surfaces": "surface forms seen", "no_hits": "True when the alias matched nothing"},
+        {
+            "actor": "canonical actor",
+            "alias": "alias",
+            "hits": "mentions",
+            "n_docs": "articles",
+            "surfaces": "surface forms seen",
+            "no_hits": "True when the alias matched nothing",
+        },
     ),
     "unmatched_names": (
         "Capitalised names and acronyms no alias matched: candidates for the gazetteer.",
-        {"candidate": "the name", "count": "occurrences", "n_docs": "articles", "example": "a sentence where it occurs"},
+        {
+            "candidate": "the name",
+            "count": "occurrences",
+            "n_docs": "articles",
+            "example": "a sentence where it occurs",
+        },
     ),
     "term_frequency": (
         "Terms (1- to 3-grams, stopwords removed, actor names as one term) with frequency, TF-IDF and dispersion.",
@@ -378,6 +434,19 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "dice": "Dice",
             "log_dice": "logDice",
             "rank": "rank by G2 within the actor",
+        },
+    ),
+    "kwic": (
+        "Keyword-in-context lines for every mention of every actor, in article order (sortable and filterable).",
+        {
+            "doc_id": "article id",
+            "published": "article date",
+            "sentence_id": "sentence number",
+            "actor": "canonical actor",
+            "left": "up to 60 characters before the mention, in its sentence",
+            "keyword": "the mention as written",
+            "right": "up to 60 characters after it",
+            "sentence": "the whole sentence",
         },
     ),
     "cue_hits": (
@@ -484,6 +553,7 @@ def analysis_tables(an: Analysis) -> dict[str, pd.DataFrame]:
         "keyness": an.keyness(),
         "cooccurrence": an.cooccurrence(),
         "collocates": an.collocates(),
+        "kwic": act.kwic(an.mentions, an.sentences, an.docs, width=60),
         "cue_hits": an.cue_hits,
         "trajectory": traj_all,
         "trajectory_evidence": an.evidence(partners=partners),
@@ -492,7 +562,9 @@ def analysis_tables(an: Analysis) -> dict[str, pd.DataFrame]:
     return {name: df[list(TABLES[name][1])] for name, df in out.items()}
 
 
-def analyse_to_dir(corpus_dir: str, out_dir: str, gazetteer: str | None = None, lexicon: str | None = None, window: int = 10, **run_kw) -> list[str]:
+def analyse_to_dir(
+    corpus_dir: str, out_dir: str, gazetteer: str | None = None, lexicon: str | None = None, window: int = 10, **run_kw
+) -> list[str]:
     """Run the analysis and write every table as CSV (and Parquet) plus ``provenance.json``.
 
     Written into a temporary sibling folder first and renamed over ``out_dir`` at the
@@ -503,7 +575,9 @@ def analyse_to_dir(corpus_dir: str, out_dir: str, gazetteer: str | None = None, 
     tables = analysis_tables(an)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise InputError([Problem(str(out), "the output path exists and is not a folder", "give a folder path")], "output")
+        raise InputError(
+            [Problem(str(out), "the output path exists and is not a folder", "give a folder path")], "output"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

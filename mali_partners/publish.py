@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"published {versions[0]['version']} to {args.site}/ ({len(versions)} version(s) kept; latest -> {versions[0]['version']})")
+    print(
+        f"published {versions[0]['version']} to {args.site}/ ({len(versions)} version(s) kept; latest -> {versions[0]['version']})"
+    )
     return 0
 
 

@@ -24,8 +24,8 @@ def banner_html(info: dict) -> str:
     e = {k: html.escape(str(v)) for k, v in info.items()}
     return (
         f'<div class="mp-banner">Book <strong>{e["book_version"]}</strong> · '
-        f'corpus <code>{e["corpus_version"]}</code> ({e["n_articles"]} articles published {e["date_earliest"]} to {e["date_latest"]}) · '
-        f'code <code>{e["commit"]}</code> · built {e["build_date"]} '
+        f"corpus <code>{e['corpus_version']}</code> ({e['n_articles']} articles published {e['date_earliest']} to {e['date_latest']}) · "
+        f"code <code>{e['commit']}</code> · built {e['build_date']} "
         f'<span id="mp-version-switcher" data-version="{e["book_version"]}" hidden></span></div>'
     )
 
@@ -53,7 +53,10 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
     scripts = context.get("script_files")
     if scripts:
         context["script_files"] = [
-            js for js in scripts if "thebe" not in str(getattr(js, "filename", js) or "").lower() and "THEBE" not in str(getattr(js, "attributes", {}).get("body", ""))
+            js
+            for js in scripts
+            if "thebe" not in str(getattr(js, "filename", js) or "").lower()
+            and "THEBE" not in str(getattr(js, "attributes", {}).get("body", ""))
         ]
 
 

@@ -111,7 +111,9 @@ def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
     stops = stopwords()
     rows = []
     counters: dict[str, int] = {}
-    for doc_id, sid, start, text in zip(sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]):
+    for doc_id, sid, start, text in zip(
+        sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]
+    ):
         n = counters.get(doc_id, 0)
         for s, e in tok.span_tokenize(text):
             token = text[s:e]

@@ -28,7 +28,10 @@ from .gazetteer import Gazetteer, yaml_problem
 PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
 CUE_TYPES = ("verbal", "material")
 LEXICON_KEYS = {"cue", "pattern", "weight", "type", "plover", "event", "note"}
-_CLAUSE_BREAK = re.compile(r"[;:()]|,\s+(?:but|while|whereas|although|though|however|despite|which|who|claiming|saying)\b|\s(?:but|while|whereas|although)\s", re.I)
+_CLAUSE_BREAK = re.compile(
+    r"[;:()]|,\s+(?:but|while|whereas|although|though|however|despite|which|who|claiming|saying)\b|\s(?:but|while|whereas|although)\s",
+    re.I,
+)
 _COORD = re.compile(
     r"^(?:\s*,\s*|\s*,?\s+(?:and|or)\s+|\s*,\s*(?:and|or)\s+)(?:the\s+)?$"
     r"|^(?:\s+(?:and\s+)?\w+){0,3}\s+(?:partners?|allies|countries|states|powers)\s*[,\u2014\u2013-]\s*(?:especially|including|notably|mainly|particularly|most notably|such as)\s+(?:the\s+)?$"
@@ -36,8 +39,12 @@ _COORD = re.compile(
     re.I,
 )
 DESCRIPTOR_CUES = frozenset({"alliance", "partnership"})  # status words that can describe a partner ("Western allies")
-_CONCESSIVE = re.compile(r"\b(?:despite|in spite of|notwithstanding)\b[^,;:]*$", re.I)  # "Despite X, ...": X is conceded
-_POSTING = re.compile(r"\b(?:ambassador|embassy|envoy)\b[^.;]{0,30}\b(?:in|to|at)\s+(?:the\s+)?$", re.I)  # "ambassador in Paris" is a relation with France
+_CONCESSIVE = re.compile(
+    r"\b(?:despite|in spite of|notwithstanding)\b[^,;:]*$", re.I
+)  # "Despite X, ...": X is conceded
+_POSTING = re.compile(
+    r"\b(?:ambassador|embassy|envoy)\b[^.;]{0,30}\b(?:in|to|at)\s+(?:the\s+)?$", re.I
+)  # "ambassador in Paris" is a relation with France
 _VENUE = re.compile(r"\b(?:in|at|from|to)\s+(?:the\s+)?$", re.I)
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
@@ -77,12 +84,28 @@ class Lexicon:
     _mod: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._neg = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.negators, key=len, reverse=True)) + r")\b", re.I)
-        self._mod = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.modals, key=len, reverse=True)) + r")\b", re.I)
+        self._neg = re.compile(
+            r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.negators, key=len, reverse=True)) + r")\b", re.I
+        )
+        self._mod = re.compile(
+            r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.modals, key=len, reverse=True)) + r")\b", re.I
+        )
 
     def frame(self) -> pd.DataFrame:
         """One row per cue: cue, pattern, weight, type, plover, event."""
-        return pd.DataFrame([{"cue": c.cue, "pattern": c.pattern.pattern[3:-3], "weight": c.weight, "type": c.type, "plover": c.plover, "event": c.event} for c in self.cues])
+        return pd.DataFrame(
+            [
+                {
+                    "cue": c.cue,
+                    "pattern": c.pattern.pattern[3:-3],
+                    "weight": c.weight,
+                    "type": c.type,
+                    "plover": c.plover,
+                    "event": c.event,
+                }
+                for c in self.cues
+            ]
+        )
 
 
 def lexicon_default_path() -> str:
@@ -95,7 +118,9 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
     name = str(path or lexicon_default_path())
     p = Path(name)
     if not p.is_file():
-        raise InputError([Problem(name, "the lexicon file does not exist", "give the path of a lexicon YAML file")], "lexicon")
+        raise InputError(
+            [Problem(name, "the lexicon file does not exist", "give the path of a lexicon YAML file")], "lexicon"
+        )
     data = p.read_bytes()
     try:
         root = yaml.compose(data.decode("utf-8"))
@@ -103,7 +128,9 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
     except yaml.YAMLError as exc:
         raise InputError([yaml_problem(name, exc, "fix the quoting or indentation there")], "lexicon") from None
     except UnicodeDecodeError as exc:
-        raise InputError([Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "lexicon") from None
+        raise InputError(
+            [Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "lexicon"
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cues"), list):
         raise InputError([Problem(name, "no `cues:` list", "start from the packaged lexicon.yaml")], "lexicon")
     lines = []
@@ -118,41 +145,87 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
         line = lines[i] if i < len(lines) else 0
         where = f"line {line}"
         if not isinstance(entry, dict):
-            problems.append(Problem(name, "a cue must be a mapping with cue, pattern, weight, type", "see the header of lexicon.yaml", where))
+            problems.append(
+                Problem(
+                    name,
+                    "a cue must be a mapping with cue, pattern, weight, type",
+                    "see the header of lexicon.yaml",
+                    where,
+                )
+            )
             continue
         cname = str(entry.get("cue", "")).strip()
         where += f" (cue {cname})" if cname else ""
         for k in entry:
             if k not in LEXICON_KEYS:
-                problems.append(Problem(name, f"unknown field {k!r}", f"allowed: {', '.join(sorted(LEXICON_KEYS))}", where))
+                problems.append(
+                    Problem(name, f"unknown field {k!r}", f"allowed: {', '.join(sorted(LEXICON_KEYS))}", where)
+                )
         if not cname:
             problems.append(Problem(name, "a cue has no name", "add `cue:`", where))
         elif cname in seen_names:
-            problems.append(Problem(name, f"cue {cname!r} is defined twice (also line {seen_names[cname]})", "merge the two entries", where))
+            problems.append(
+                Problem(
+                    name,
+                    f"cue {cname!r} is defined twice (also line {seen_names[cname]})",
+                    "merge the two entries",
+                    where,
+                )
+            )
         else:
             seen_names[cname] = line
         weight = entry.get("weight")
         if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not -1 <= float(weight) <= 1:
-            problems.append(Problem(name, f"weight {weight!r} is out of range", "use a number from -1 (most conflictual) to 1 (most cooperative)", where))
+            problems.append(
+                Problem(
+                    name,
+                    f"weight {weight!r} is out of range",
+                    "use a number from -1 (most conflictual) to 1 (most cooperative)",
+                    where,
+                )
+            )
             weight = 0.0
         ctype = entry.get("type")
         if ctype not in CUE_TYPES:
-            problems.append(Problem(name, f"type {ctype!r} is not allowed", f"use one of: {', '.join(CUE_TYPES)}", where))
+            problems.append(
+                Problem(name, f"type {ctype!r} is not allowed", f"use one of: {', '.join(CUE_TYPES)}", where)
+            )
         pattern = str(entry.get("pattern", "")).strip()
         if not pattern:
-            problems.append(Problem(name, "the pattern is empty", "give the word forms, e.g. expel|expelled|expulsion", where))
+            problems.append(
+                Problem(name, "the pattern is empty", "give the word forms, e.g. expel|expelled|expulsion", where)
+            )
             continue
         for form in pattern.split("|"):
             key = form.strip().lower()
             if key in seen_forms and seen_forms[key][0] != cname:
-                problems.append(Problem(name, f"the form {form!r} is also in cue {seen_forms[key][0]!r} (line {seen_forms[key][1]})", "keep each word form in one cue only", where))
+                problems.append(
+                    Problem(
+                        name,
+                        f"the form {form!r} is also in cue {seen_forms[key][0]!r} (line {seen_forms[key][1]})",
+                        "keep each word form in one cue only",
+                        where,
+                    )
+                )
             seen_forms.setdefault(key, (cname, line))
         try:
             compiled = re.compile(r"\b(?:" + pattern + r")\b", re.I)
         except re.error as exc:
-            problems.append(Problem(name, f"the pattern is not a valid regular expression: {exc}", "fix the pattern", where))
+            problems.append(
+                Problem(name, f"the pattern is not a valid regular expression: {exc}", "fix the pattern", where)
+            )
             continue
-        cues.append(Cue(cname, compiled, float(weight), str(ctype), str(entry.get("plover", "")), bool(entry.get("event", False)), line))
+        cues.append(
+            Cue(
+                cname,
+                compiled,
+                float(weight),
+                str(ctype),
+                str(entry.get("plover", "")),
+                bool(entry.get("event", False)),
+                line,
+            )
+        )
     for key, lo, hi in (("negation_factor", -1, 1), ("modal_factor", 0, 1), ("threshold", 0, 1)):
         v = doc.get(key)
         if not isinstance(v, (int, float)) or not lo <= v <= hi:
@@ -183,7 +256,15 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
 # ----------------------------------------------------------------------------- dating
 
 
-DATE_COLUMNS = ["date_earliest", "date_latest", "date_point", "date_precision", "date_source", "date_expression", "date_note"]
+DATE_COLUMNS = [
+    "date_earliest",
+    "date_latest",
+    "date_point",
+    "date_precision",
+    "date_source",
+    "date_expression",
+    "date_note",
+]
 
 
 def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
@@ -191,7 +272,10 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
     date_precision (day, month, year, range, publication), date_source (in-text or
     publication), date_expression and date_note.
     """
-    sent = {(d, i): (t, s) for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])}
+    sent = {
+        (d, i): (t, s)
+        for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])
+    }
     pub = {d: (lo.date(), hi.date()) for d, lo, hi in zip(docs["doc_id"], docs["date_earliest"], docs["date_latest"])}
     cache: dict[tuple[str, int], list] = {}
     rows = []
@@ -202,7 +286,17 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
         if key not in cache:
             cache[key] = resolve(text, lo, hi)
         d = date_mention(cache[key], int(start) - int(s0), int(end) - int(s0), lo, hi)
-        rows.append((d.earliest, d.latest, d.point, d.precision, "publication" if d.precision == "publication" else "in-text", d.expression, d.note))
+        rows.append(
+            (
+                d.earliest,
+                d.latest,
+                d.point,
+                d.precision,
+                "publication" if d.precision == "publication" else "in-text",
+                d.expression,
+                d.note,
+            )
+        )
     extra = pd.DataFrame(rows, columns=DATE_COLUMNS, index=mentions.index)
     for c in ("date_earliest", "date_latest", "date_point"):
         extra[c] = pd.to_datetime(extra[c]) if len(extra) else pd.Series(dtype="datetime64[ns]")
@@ -241,13 +335,39 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
         # a modal may be the previous cue itself ("threatened to withdraw")
         before_modal = re.split(r"[,;:\u201c\u201d\"]", text[prev_start:s])[-1]
         modal = bool(lex._mod.search(" ".join(_WORD.findall(before_modal)[-(lex.negation_window + 2) :])))
-        if modal and out and prev_end > prev_start and lex._mod.search(text[prev_start:prev_end] + text[prev_end:s]) and not lex._mod.search(text[prev_end:s]):
+        if (
+            modal
+            and out
+            and prev_end > prev_start
+            and lex._mod.search(text[prev_start:prev_end] + text[prev_end:s])
+            and not lex._mod.search(text[prev_end:s])
+        ):
             # the previous cue is itself the modal ("threatened to withdraw"): it frames this cue, it is not an act of its own
             out[-1]["effective"] = 0.0
             out[-1]["modal"] = True
         conceded = bool(_CONCESSIVE.search(text[:s]))
-        eff = c.weight * (lex.negation_factor if negated else 1.0) * (lex.modal_factor if modal else 1.0) * (lex.concessive_factor if conceded else 1.0)
-        out.append({"cue": c.cue, "start": s, "end": e, "surface": text[s:e], "weight": c.weight, "type": c.type, "plover": c.plover, "event": c.event, "negated": negated, "modal": modal, "conceded": conceded, "effective": eff})
+        eff = (
+            c.weight
+            * (lex.negation_factor if negated else 1.0)
+            * (lex.modal_factor if modal else 1.0)
+            * (lex.concessive_factor if conceded else 1.0)
+        )
+        out.append(
+            {
+                "cue": c.cue,
+                "start": s,
+                "end": e,
+                "surface": text[s:e],
+                "weight": c.weight,
+                "type": c.type,
+                "plover": c.plover,
+                "event": c.event,
+                "negated": negated,
+                "modal": modal,
+                "conceded": conceded,
+                "effective": eff,
+            }
+        )
         prev_start, prev_end = s, e
     return out
 
@@ -308,7 +428,9 @@ def attribute_cue(
     return sorted({c[2] for c in group}), how
 
 
-def _coordinated(text: str, seed: tuple[int, int, str, bool], pool: list[tuple[int, int, str, bool]]) -> list[tuple[int, int, str, bool]]:
+def _coordinated(
+    text: str, seed: tuple[int, int, str, bool], pool: list[tuple[int, int, str, bool]]
+) -> list[tuple[int, int, str, bool]]:
     """The seed mention and every mention joined to it by commas, "and" or "or" only."""
     ordered = sorted(pool, key=lambda c: c[0])
     i = ordered.index(seed)
@@ -324,7 +446,9 @@ def _coordinated(text: str, seed: tuple[int, int, str, bool], pool: list[tuple[i
     return group
 
 
-def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazetteer, lex: Lexicon, rollup: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def relations_score(
+    mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazetteer, lex: Lexicon, rollup: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every sentence-partner unit; return (units, cue_hits).
 
     ``units``: doc_id, sentence_id, partner, n_mentions, first_start, score, label,
@@ -339,7 +463,10 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
     m = mentions[keep]
     partner_col = m["root"] if rollup else m["actor"]
     alias_note = {al.alias: al.note for a in gaz.actors.values() for al in a.aliases}
-    sent = {(d, i): (t, s) for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])}
+    sent = {
+        (d, i): (t, s)
+        for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])
+    }
     date_cols = [c for c in DATE_COLUMNS if c in m.columns]
     # plain Python over records: per-row pandas access dominated the run time
     groups: dict[tuple[str, int], list[dict]] = {}
@@ -357,7 +484,11 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
         for r in grp:
             a, b = int(r["start"]) - s0, int(r["end"]) - s0
             note = alias_note.get(r["alias"], "")
-            venue = bool(("capital" in note or "seat" in note) and _VENUE.search(text[max(0, a - 12) : a]) and not _POSTING.search(text[max(0, a - 60) : a]))
+            venue = bool(
+                ("capital" in note or "seat" in note)
+                and _VENUE.search(text[max(0, a - 12) : a])
+                and not _POSTING.search(text[max(0, a - 60) : a])
+            )
             cands.append((a, b, r["partner"], venue))
         scores: dict[str, list[tuple[str, float]]] = {r["partner"]: [] for r in grp}
         spans = [(c[0], c[1]) for c in cands]
@@ -366,10 +497,34 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
                 continue  # part of a partner's own name ("Alliance of Sahel States")
             if h["cue"] in DESCRIPTOR_CUES and any(re.fullmatch(r"\s*", text[b : h["start"]]) for _, b in spans):
                 h = {**h, "effective": h["effective"] * lex.descriptor_factor}
-            target, how = attribute_cue(text, (h["start"], h["end"]), cands, clauses, lex.attribution_window, lex.object_window)
+            target, how = attribute_cue(
+                text, (h["start"], h["end"]), cands, clauses, lex.attribution_window, lex.object_window
+            )
             for p in target:
                 scores[p].append((h["cue"], h["effective"]))
-            hit_rows.append({"doc_id": doc_id, "sentence_id": sid, **{k: h[k] for k in ("cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective")}, "partner": "; ".join(target), "attribution": how})
+            hit_rows.append(
+                {
+                    "doc_id": doc_id,
+                    "sentence_id": sid,
+                    **{
+                        k: h[k]
+                        for k in (
+                            "cue",
+                            "surface",
+                            "weight",
+                            "type",
+                            "plover",
+                            "event",
+                            "negated",
+                            "modal",
+                            "conceded",
+                            "effective",
+                        )
+                    },
+                    "partner": "; ".join(target),
+                    "attribution": how,
+                }
+            )
         for partner in sorted(scores):
             pg = [r for r in grp if r["partner"] == partner]
             fired = scores[partner]
@@ -389,9 +544,38 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
             }
             row.update({c: first[c] for c in date_cols})
             unit_rows.append(row)
-    unit_cols = ["doc_id", "sentence_id", "partner", "n_mentions", "first_start", "score", "label", "n_cues", "cues", *date_cols]
+    unit_cols = [
+        "doc_id",
+        "sentence_id",
+        "partner",
+        "n_mentions",
+        "first_start",
+        "score",
+        "label",
+        "n_cues",
+        "cues",
+        *date_cols,
+    ]
     units = pd.DataFrame(unit_rows, columns=unit_cols)
-    hits = pd.DataFrame(hit_rows, columns=["doc_id", "sentence_id", "cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective", "partner", "attribution"])
+    hits = pd.DataFrame(
+        hit_rows,
+        columns=[
+            "doc_id",
+            "sentence_id",
+            "cue",
+            "surface",
+            "weight",
+            "type",
+            "plover",
+            "event",
+            "negated",
+            "modal",
+            "conceded",
+            "effective",
+            "partner",
+            "attribution",
+        ],
+    )
     return units, hits
 
 
@@ -400,7 +584,9 @@ def relations_score(mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazett
 
 def _check_period(period: str) -> str:
     if period not in PERIODS:
-        raise InputError([Problem("period", f"unknown period {period!r}", f"use one of: {', '.join(PERIODS)}")], "request")
+        raise InputError(
+            [Problem("period", f"unknown period {period!r}", f"use one of: {', '.join(PERIODS)}")], "request"
+        )
     return PERIODS[period]
 
 
@@ -438,12 +624,27 @@ def textstat_trajectory(
     """
     freq = _check_period(period)
     if min_evidence < 1:
-        raise InputError([Problem("min_evidence", f"min_evidence must be >= 1, not {min_evidence}", "use e.g. 3")], "request")
+        raise InputError(
+            [Problem("min_evidence", f"min_evidence must be >= 1, not {min_evidence}", "use e.g. 3")], "request"
+        )
     partners = partners or ["France", "Russia"]
     for p in partners:
         gaz.check_actor(p)
     col = "root" if rollup else "actor"
     pm = mentions[~mentions[col].eq(gaz.focal) & ~mentions["actor"].eq(gaz.focal)].copy()
+    absent = [p for p in partners if not (pm[col] == p).any()]
+    if absent:
+        raise InputError(
+            [
+                Problem(
+                    "partners",
+                    f"{p!r} is never mentioned in this corpus{'' if rollup else ' (children not rolled up)'}",
+                    "choose a partner the corpus names (see actor_counts.csv)",
+                )
+                for p in absent
+            ],
+            "trajectory request",
+        )
     pm["period"] = pm["date_point"].dt.to_period(freq)
     totals = pm.groupby("period").size()
     u = units.copy()
@@ -474,12 +675,32 @@ def textstat_trajectory(
                     "low_evidence": len(vals) < min_evidence,
                 }
             )
-    out = pd.DataFrame(rows, columns=["partner", "period", "period_start", "mentions", "salience", "score", "ci_low", "ci_high", "n_evidence", "low_evidence"])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "partner",
+            "period",
+            "period_start",
+            "mentions",
+            "salience",
+            "score",
+            "ci_low",
+            "ci_high",
+            "n_evidence",
+            "low_evidence",
+        ],
+    )
     out.attrs.update({"period": period, "rollup": rollup, "min_evidence": min_evidence, "n_boot": n_boot, "seed": seed})
     return out
 
 
-def trajectory_evidence(units: pd.DataFrame, sentences: pd.DataFrame, docs: pd.DataFrame, period: str = "year", partners: list[str] | None = None) -> pd.DataFrame:
+def trajectory_evidence(
+    units: pd.DataFrame,
+    sentences: pd.DataFrame,
+    docs: pd.DataFrame,
+    period: str = "year",
+    partners: list[str] | None = None,
+) -> pd.DataFrame:
     """The sentences behind every point: partner, period, doc_id, sentence_id, title, published,
     date, date_source, date_precision, date_expression, score, label, cues, sentence.
     """
@@ -509,7 +730,9 @@ def trajectory_evidence(units: pd.DataFrame, sentences: pd.DataFrame, docs: pd.D
     return out.sort_values(["partner", "period", "doc_id", "sentence_id"]).reset_index(drop=True)
 
 
-def trajectory_events(units: pd.DataFrame, sentences: pd.DataFrame, hits: pd.DataFrame, partners: list[str] | None = None) -> pd.DataFrame:
+def trajectory_events(
+    units: pd.DataFrame, sentences: pd.DataFrame, hits: pd.DataFrame, partners: list[str] | None = None
+) -> pd.DataFrame:
     """Dated events named by the corpus: units with an in-text date and an event cue attributed to the partner.
 
     Columns: partner, date (the point), date_earliest, date_latest, date_precision,
@@ -544,12 +767,31 @@ def trajectory_events(units: pd.DataFrame, sentences: pd.DataFrame, hits: pd.Dat
                 "sentence": s[(r.doc_id, r.sentence_id)],
             }
         )
-    out = pd.DataFrame(rows, columns=["partner", "date", "date_earliest", "date_latest", "date_precision", "date_expression", "event", "score", "doc_id", "sentence_id", "sentence"])
-    out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(["partner", "date_earliest", "date_latest", "event"])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "partner",
+            "date",
+            "date_earliest",
+            "date_latest",
+            "date_precision",
+            "date_expression",
+            "event",
+            "score",
+            "doc_id",
+            "sentence_id",
+            "sentence",
+        ],
+    )
+    out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(
+        ["partner", "date_earliest", "date_latest", "event"]
+    )
     return out.reset_index(drop=True)
 
 
-def trajectory_crossover(series: pd.DataFrame, a: str = "France", b: str = "Russia", value: str = "salience") -> pd.DataFrame:
+def trajectory_crossover(
+    series: pd.DataFrame, a: str = "France", b: str = "Russia", value: str = "salience"
+) -> pd.DataFrame:
     """Period by period, ``b`` minus ``a`` on one measure, and the first period where ``b`` leads.
 
     Columns: period, period_start, <a>, <b>, difference, b_leads. ``attrs['first_lead']``
@@ -594,12 +836,23 @@ def trajectory_leave_one_out(
     rows = []
     for key in sorted(docs[by].unique()):
         keep = set(docs.loc[docs[by] != key, "doc_id"])
-        part = textstat_trajectory(mentions[mentions["doc_id"].isin(keep)], units[units["doc_id"].isin(keep)], gaz, partners, period, n_boot=10)
+        part = textstat_trajectory(
+            mentions[mentions["doc_id"].isin(keep)], units[units["doc_id"].isin(keep)], gaz, partners, period, n_boot=10
+        )
         pidx = part.set_index(["partner", "period"])["score"]
         for (p, per), s_full in full_idx.items():
             s_wo = pidx.get((p, per), np.nan)
             holds = np.nan if (np.isnan(s_full) or np.isnan(s_wo)) else bool(np.sign(s_full) == np.sign(s_wo))
-            rows.append({"left_out": key, "partner": p, "period": per, "score_full": s_full, "score_without": s_wo, "sign_holds": holds})
+            rows.append(
+                {
+                    "left_out": key,
+                    "partner": p,
+                    "period": per,
+                    "score_full": s_full,
+                    "score_without": s_wo,
+                    "sign_holds": holds,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -628,14 +881,29 @@ def evaluate_relations(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.Da
     has no unit for counts as "neutral" predicted (the partner was not found).
     """
     s = sentences.set_index(["doc_id", "sentence_id"])["text"]
-    pred = {(d, s[(d, i)], p): lab for d, i, p, lab in zip(units["doc_id"], units["sentence_id"], units["partner"], units["label"])}
+    pred = {
+        (d, s[(d, i)], p): lab
+        for d, i, p, lab in zip(units["doc_id"], units["sentence_id"], units["partner"], units["label"])
+    }
     g = gold.copy()
     g["predicted"] = [pred.get((d, t, p), "neutral") for d, t, p in zip(g["doc_id"], g["text"], g["partner"])]
     g["found"] = [(d, t, p) in pred for d, t, p in zip(g["doc_id"], g["text"], g["partner"])]
     labels = ["cooperative", "neutral", "conflictual"]
-    conf = pd.crosstab(pd.Categorical(g["label"], labels), pd.Categorical(g["predicted"], labels), rownames=["gold"], colnames=["predicted"], dropna=False)
+    conf = pd.crosstab(
+        pd.Categorical(g["label"], labels),
+        pd.Categorical(g["predicted"], labels),
+        rownames=["gold"],
+        colnames=["predicted"],
+        dropna=False,
+    )
     acc = float((g["label"] == g["predicted"]).mean())
-    return {"n": len(g), "accuracy": acc, "kappa": cohen_kappa(list(g["label"]), list(g["predicted"])), "confusion": conf, "rows": g}
+    return {
+        "n": len(g),
+        "accuracy": acc,
+        "kappa": cohen_kappa(list(g["label"]), list(g["predicted"])),
+        "confusion": conf,
+        "rows": g,
+    }
 
 
 def evaluate_dating(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataFrame) -> dict:
@@ -648,7 +916,17 @@ def evaluate_dating(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataF
     from .corpus import parse_published
 
     s = sentences.set_index(["doc_id", "sentence_id"])["text"]
-    ours = {(d, s[(d, i)], p): (e, la, pt) for d, i, p, e, la, pt in zip(units["doc_id"], units["sentence_id"], units["partner"], units["date_earliest"], units["date_latest"], units["date_point"])}
+    ours = {
+        (d, s[(d, i)], p): (e, la, pt)
+        for d, i, p, e, la, pt in zip(
+            units["doc_id"],
+            units["sentence_id"],
+            units["partner"],
+            units["date_earliest"],
+            units["date_latest"],
+            units["date_point"],
+        )
+    }
     rows = []
     for r in gold.itertuples(index=False):
         key = (r.doc_id, r.text, r.partner)
@@ -679,4 +957,3 @@ def evaluate_dating(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataF
         "exact_in_text": float(dated["exact"].mean()) if len(dated) else float("nan"),
         "rows": df,
     }
-

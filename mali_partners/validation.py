@@ -24,7 +24,9 @@ def gold_spans(gold: pd.DataFrame, texts: dict[str, str]) -> pd.DataFrame:
         text = texts[r.doc_id]
         hits = [m.start() for m in re.finditer(r"(?<![A-Za-z0-9_])" + re.escape(r.surface) + r"(?![A-Za-z0-9_])", text)]
         if len(hits) < int(r.occurrence):
-            raise ValueError(f"gold row {r.doc_id} {r.surface!r} #{r.occurrence}: only {len(hits)} occurrences in the text")
+            raise ValueError(
+                f"gold row {r.doc_id} {r.surface!r} #{r.occurrence}: only {len(hits)} occurrences in the text"
+            )
         s = hits[int(r.occurrence) - 1]
         rows.append((r.doc_id, s, s + len(r.surface), r.surface, r.actor))
     return pd.DataFrame(rows, columns=["doc_id", "start", "end", "surface", "actor"])
@@ -43,7 +45,9 @@ def match_spans(pred: pd.DataFrame, gold: pd.DataFrame, lenient: bool) -> tuple[
             for j, q in g.iterrows():
                 if j in used or q["actor"] != r["actor"]:
                     continue
-                if (q["start"] == r["start"] and q["end"] == r["end"]) or (lenient and q["start"] < r["end"] and r["start"] < q["end"]):
+                if (q["start"] == r["start"] and q["end"] == r["end"]) or (
+                    lenient and q["start"] < r["end"] and r["start"] < q["end"]
+                ):
                     found = j
                     break
         if found is None:
@@ -72,7 +76,25 @@ def mention_scores(an: Analysis, gold_path: str | os.PathLike[str]) -> dict:
         out["precision" + suffix] = tp / len(pred) if len(pred) else float("nan")
         out["recall" + suffix] = tp / len(g) if len(g) else float("nan")
         if lenient:
-            errs = [{"error": "matched, not in gold", "doc_id": pred.at[i, "doc_id"], "surface": pred.at[i, "surface"], "actor": pred.at[i, "actor"], "sentence": _sentence_of(an.sentences, pred.at[i, "doc_id"], pred.at[i, "start"])} for i in fp]
-            errs += [{"error": "in gold, not matched", "doc_id": g.at[j, "doc_id"], "surface": g.at[j, "surface"], "actor": g.at[j, "actor"], "sentence": _sentence_of(an.sentences, g.at[j, "doc_id"], g.at[j, "start"])} for j in fn]
+            errs = [
+                {
+                    "error": "matched, not in gold",
+                    "doc_id": pred.at[i, "doc_id"],
+                    "surface": pred.at[i, "surface"],
+                    "actor": pred.at[i, "actor"],
+                    "sentence": _sentence_of(an.sentences, pred.at[i, "doc_id"], pred.at[i, "start"]),
+                }
+                for i in fp
+            ]
+            errs += [
+                {
+                    "error": "in gold, not matched",
+                    "doc_id": g.at[j, "doc_id"],
+                    "surface": g.at[j, "surface"],
+                    "actor": g.at[j, "actor"],
+                    "sentence": _sentence_of(an.sentences, g.at[j, "doc_id"], g.at[j, "start"]),
+                }
+                for j in fn
+            ]
             out["errors"] = pd.DataFrame(errs, columns=["error", "doc_id", "surface", "actor", "sentence"])
     return out

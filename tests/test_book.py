@@ -30,7 +30,10 @@ BIN = Path(sys.executable).parent
 JB = BIN / "jupyter-book"
 
 needs_book = pytest.mark.skipif(not (HTML / "index.html").is_file(), reason="run `make book` first (make test does)")
-needs_chromium = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+needs_chromium = pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
 
 
 def html_pages() -> list[Path]:
@@ -39,7 +42,9 @@ def html_pages() -> list[Path]:
 
 # ----------------------------------------------------------------------------- static HTML checks
 
-RESOURCE = re.compile(r"<(script|link|img|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*[\"']([^\"']+)[\"']", re.I)
+RESOURCE = re.compile(
+    r"<(script|link|img|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*[\"']([^\"']+)[\"']", re.I
+)
 
 
 @needs_book
@@ -112,7 +117,9 @@ def test_tables_escape_corpus_text():
     html = mp_book.table(pd.DataFrame({"sentence": [hostile], "n": [1]}), wrap=("sentence",)).data
     assert "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html
-    lines = pd.DataFrame([{"doc_id": "x", "published": "2024", "left": hostile, "keyword": "<b>France</b>", "right": hostile}])
+    lines = pd.DataFrame(
+        [{"doc_id": "x", "published": "2024", "left": hostile, "keyword": "<b>France</b>", "right": hostile}]
+    )
     kw = mp_book.kwic_table(lines).data
     assert "<script>" not in kw and "<b>France</b>" not in kw
 
@@ -128,14 +135,25 @@ def _tiny_book(tmp_path: Path, cells: list[str], extra_md: str = "") -> Path:
     nb.cells = [nbformat.v4.new_markdown_cell("# Tiny\n\n" + extra_md), *[nbformat.v4.new_code_cell(c) for c in cells]]
     nbformat.write(nb, tmp_path / "page.ipynb")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    cfg = (ROOT / "_config.yml").read_text().replace("    - mali_partners.sphinxext\n", "    []\n").replace("  extra_extensions:\n    []\n", "")
+    cfg = (
+        (ROOT / "_config.yml")
+        .read_text()
+        .replace("    - mali_partners.sphinxext\n", "    []\n")
+        .replace("  extra_extensions:\n    []\n", "")
+    )
     (tmp_path / "_config.yml").write_text(cfg)
     return tmp_path
 
 
 def _build(path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(JB), "build", str(path), "--warningiserror", "--nitpick", "--keep-going"], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [str(JB), "build", str(path), "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -155,7 +173,9 @@ def test_a_broken_cross_reference_fails_the_build(tmp_path):
 
 def test_a_corpus_that_fails_validation_stops_make_book_before_building(tmp_path, corpus_copy):
     (corpus_copy / "stray.txt").write_text("not in the manifest " * 10)
-    proc = subprocess.run(["make", "-s", "validate", f"CORPUS={corpus_copy}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["make", "-s", "validate", f"CORPUS={corpus_copy}"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode != 0
     assert "stray.txt" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
@@ -165,7 +185,15 @@ def test_a_corpus_that_fails_validation_stops_make_book_before_building(tmp_path
 
 
 def _info(version: str, n: int = 5) -> dict:
-    return {"book_version": version, "n_articles": n, "corpus_version": "abcdef123456", "date_earliest": "2022-01-31", "date_latest": "2024-12-31", "commit": "c0ffee", "build_date": "2026-11-25 00:00 UTC"}
+    return {
+        "book_version": version,
+        "n_articles": n,
+        "corpus_version": "abcdef123456",
+        "date_earliest": "2022-01-31",
+        "date_latest": "2024-12-31",
+        "commit": "c0ffee",
+        "build_date": "2026-11-25 00:00 UTC",
+    }
 
 
 @needs_book
@@ -226,7 +254,17 @@ def browser():
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,900"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
@@ -248,7 +286,9 @@ def _requests(driver) -> list[str]:
 @needs_chromium
 def test_every_page_loads_without_console_errors_or_outside_requests(served_site, browser):
     base, site, info = served_site
-    pages = sorted(p.relative_to(site / "latest") for p in (site / "latest").rglob("*.html") if "_static" not in p.parts)
+    pages = sorted(
+        p.relative_to(site / "latest") for p in (site / "latest").rglob("*.html") if "_static" not in p.parts
+    )
     assert len(pages) >= 10
     browser.get_log("browser")
     _requests(browser)
@@ -256,7 +296,9 @@ def test_every_page_loads_without_console_errors_or_outside_requests(served_site
     for rel in pages:
         browser.get(f"{base}/latest/{rel.as_posix()}")
         errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-        outside = [u for u in _requests(browser) if not (u.startswith(base) or u.startswith(("data:", "blob:", "about:")))]
+        outside = [
+            u for u in _requests(browser) if not (u.startswith(base) or u.startswith(("data:", "blob:", "about:")))
+        ]
         if errors or outside:
             problems.append((str(rel), errors, outside))
     assert problems == []
@@ -269,7 +311,9 @@ def test_figures_render_and_screenshots_are_kept(served_site, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     for page, shot in (("notebooks/00_home.html", "home.png"), ("notebooks/05_trajectories.html", "trajectories.png")):
         browser.get(f"{base}/latest/{page}")
-        sizes = browser.execute_script("return Array.from(document.querySelectorAll('figure img')).map(i => [i.naturalWidth, i.complete]);")
+        sizes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('figure img')).map(i => [i.naturalWidth, i.complete]);"
+        )
         assert sizes and all(w > 300 and ok for w, ok in sizes), sizes
         browser.save_screenshot(str(ARTIFACTS / shot))
         assert (ARTIFACTS / shot).stat().st_size > 10_000
@@ -287,7 +331,9 @@ def test_search_finds_wagner(served_site, browser):
     WebDriverWait(browser, 30).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#search-results ul.search li")))
     results = browser.find_elements(By.CSS_SELECTOR, "#search-results ul.search li")
     assert results
-    assert any("02_actors" in r.get_attribute("innerHTML") or "trajector" in r.get_attribute("innerHTML") for r in results)
+    assert any(
+        "02_actors" in r.get_attribute("innerHTML") or "trajector" in r.get_attribute("innerHTML") for r in results
+    )
 
 
 @pytest.mark.slow
@@ -318,7 +364,9 @@ def test_notebooks_are_committed_without_outputs():
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear the outputs before committing"
+                assert cell.outputs == [] and cell.execution_count is None, (
+                    f"{path.name}: clear the outputs before committing"
+                )
 
 
 def test_every_toc_file_exists_and_every_notebook_is_in_the_toc():

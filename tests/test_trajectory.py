@@ -874,3 +874,11 @@ def test_leave_one_source_out(analysis):
     assert loo["sign_holds"].map(lambda v: v is True).any()
     with pytest.raises(InputError):
         T.trajectory_leave_one_out(analysis.mentions, analysis.units, analysis.docs, analysis.gazetteer, by="outlet")
+
+
+def test_a_partner_never_mentioned_gets_a_clear_message(analysis):
+    from mali_partners.errors import InputError
+
+    with pytest.raises(InputError) as exc:
+        analysis.trajectory(partners=["France", "China"])
+    assert "'China' is never mentioned" in exc.value.report()

@@ -38,10 +38,16 @@ def _build(project: Path) -> str:
     """The steps of `make book` (validate, bookinfo, tables, strict build) with this venv; returns the log."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "MALI_PARTNERS_CORPUS": str(project / "seeds")}
     log = _run([str(BIN / "mali-partners"), "validate", "seeds"], project, env).stdout
-    log += _run([str(BIN / "python"), "-m", "mali_partners.bookinfo", "--corpus", "seeds", "--out", "_build/bookinfo.json"], project, env).stdout
+    log += _run(
+        [str(BIN / "python"), "-m", "mali_partners.bookinfo", "--corpus", "seeds", "--out", "_build/bookinfo.json"],
+        project,
+        env,
+    ).stdout
     _run([str(BIN / "mali-partners"), "analyse", "seeds", "--out", "_build/tables"], project, env)
     shutil.rmtree(project / "_build" / "html", ignore_errors=True)
-    proc = _run([str(BIN / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick", "--keep-going"], project, env)
+    proc = _run(
+        [str(BIN / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick", "--keep-going"], project, env
+    )
     return log + proc.stdout + proc.stderr
 
 
@@ -56,7 +62,19 @@ def _text(page: Path) -> str:
 @pytest.mark.slow
 def test_add_an_article_then_rebuild(tmp_path):
     project = tmp_path / "project"
-    ignore = shutil.ignore_patterns(".venv", "_build", "_site", ".git", "test-artifacts", "benchmarks", "__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", "*.egg-info")
+    ignore = shutil.ignore_patterns(
+        ".venv",
+        "_build",
+        "_site",
+        ".git",
+        "test-artifacts",
+        "benchmarks",
+        "__pycache__",
+        ".pytest_cache",
+        ".hypothesis",
+        ".ruff_cache",
+        "*.egg-info",
+    )
     shutil.copytree(ROOT, project, ignore=ignore)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
     _run(["git", "init", "-q"], project)
@@ -81,7 +99,21 @@ def test_add_an_article_then_rebuild(tmp_path):
     article = tmp_path / "new.txt"
     article.write_text(HOSTILE, encoding="utf-8")
     _run(
-        [str(BIN / "mali-partners"), "add", str(article), "--title", "Mali and Russia sign <b>defence</b> deal", "--source", "Test wire", "--published", "2024-03-13", "--date-basis", 'stated in the test: "on 12 March 2024"', "--corpus", "seeds"],
+        [
+            str(BIN / "mali-partners"),
+            "add",
+            str(article),
+            "--title",
+            "Mali and Russia sign <b>defence</b> deal",
+            "--source",
+            "Test wire",
+            "--published",
+            "2024-03-13",
+            "--date-basis",
+            'stated in the test: "on 12 March 2024"',
+            "--corpus",
+            "seeds",
+        ],
         project,
     )
     second = _build(project)
