@@ -81,13 +81,8 @@ def _measures(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=COOC_COLUMNS)
-    o, r1, c1, n = df["observed"], df["n_a"], df["n_b"], df["n"]
-    df["expected"] = stats.expected(r1, c1, n)
-    df["pmi"] = stats.pmi(o, r1, c1, n)
-    df["npmi"] = stats.npmi(o, r1, c1, n)
-    df["g2"] = stats.g2(o, r1, c1, n)
-    df["dice"] = stats.dice(o, r1, c1)
-    df["log_dice"] = stats.log_dice(o, r1, c1)
+    for name, values in stats.association(df["observed"], df["n_a"], df["n_b"], df["n"]).items():
+        df[name] = values
     return df[COOC_COLUMNS]
 
 
@@ -253,13 +248,8 @@ def textstat_collocates(
         df = pd.DataFrame(rows, columns=["actor", "term", "observed", "term_freq"])
         if df.empty:
             continue
-        o, c1 = df["observed"], df["term_freq"]
-        df["expected"] = stats.expected(r1, c1, n_tok)
-        df["pmi"] = stats.pmi(o, r1, c1, n_tok)
-        df["npmi"] = stats.npmi(o, r1, c1, n_tok)
-        df["g2"] = stats.g2(o, r1, c1, n_tok)
-        df["dice"] = stats.dice(o, r1, c1)
-        df["log_dice"] = stats.log_dice(o, r1, c1)
+        for name, values in stats.association(df["observed"], r1, df["term_freq"], n_tok).items():
+            df[name] = values
         df = df.sort_values([measure, "observed", "term"], ascending=[False, False, True]).reset_index(drop=True)
         df["rank"] = np.arange(1, len(df) + 1)
         frames.append(df if top is None else df.head(top))

@@ -94,3 +94,15 @@ def log_ratio(a, n1, b, n2) -> np.ndarray:
     a = np.where(a == 0, 0.5, a)
     b = np.where(b == 0, 0.5, b)
     return np.log2((a / np.asarray(n1, dtype=float)) / (b / np.asarray(n2, dtype=float)))
+
+
+def association(o11, r1, c1, n) -> dict[str, np.ndarray]:
+    """Every measure of the 2x2 table at once: expected, pmi, npmi, g2, dice, log_dice."""
+    return {
+        "expected": expected(r1, c1, n),
+        "pmi": pmi(o11, r1, c1, n),
+        "npmi": npmi(o11, r1, c1, n),
+        "g2": g2(o11, r1, c1, n),
+        "dice": dice(o11, r1, c1),
+        "log_dice": log_dice(o11, r1, c1),
+    }

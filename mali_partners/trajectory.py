@@ -38,6 +38,7 @@ _COORD = re.compile(
     r"|^\s*[,\u2014\u2013-]\s*(?:especially|including|notably|mainly|particularly|most notably|such as)\s+(?:the\s+)?$",
     re.I,
 )
+HIT_FIELDS = ("cue", "surface", "weight", "type", "plover", "event", "negated", "modal", "conceded", "effective")
 DESCRIPTOR_CUES = frozenset({"alliance", "partnership"})  # status words that can describe a partner ("Western allies")
 _CONCESSIVE = re.compile(
     r"\b(?:despite|in spite of|notwithstanding)\b[^,;:]*$", re.I
@@ -506,21 +507,7 @@ def relations_score(
                 {
                     "doc_id": doc_id,
                     "sentence_id": sid,
-                    **{
-                        k: h[k]
-                        for k in (
-                            "cue",
-                            "surface",
-                            "weight",
-                            "type",
-                            "plover",
-                            "event",
-                            "negated",
-                            "modal",
-                            "conceded",
-                            "effective",
-                        )
-                    },
+                    **{k: h[k] for k in HIT_FIELDS},
                     "partner": "; ".join(target),
                     "attribution": how,
                 }
@@ -557,25 +544,7 @@ def relations_score(
         *date_cols,
     ]
     units = pd.DataFrame(unit_rows, columns=unit_cols)
-    hits = pd.DataFrame(
-        hit_rows,
-        columns=[
-            "doc_id",
-            "sentence_id",
-            "cue",
-            "surface",
-            "weight",
-            "type",
-            "plover",
-            "event",
-            "negated",
-            "modal",
-            "conceded",
-            "effective",
-            "partner",
-            "attribution",
-        ],
-    )
+    hits = pd.DataFrame(hit_rows, columns=["doc_id", "sentence_id", *HIT_FIELDS, "partner", "attribution"])
     return units, hits
 
 
