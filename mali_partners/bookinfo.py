@@ -2,7 +2,8 @@
 
 ``python -m mali_partners.bookinfo`` (run by ``make book``) writes
 ``_build/bookinfo.json`` and, when the analysis inputs changed since the last build
-(corpus, gazetteer, lexicon, stopwords or code version), clears the notebook
+(corpus, gazetteer, lexicon, stopwords, code version, or the package's source files
+even without a version bump), clears the notebook
 execution cache and Sphinx's environment: both key on the notebooks' own content, so
 without this a new article would not re-run the notebooks. Every notebook reads the
 corpus, so every one is affected by such a change; an unchanged rebuild runs none.
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 
 from .corpus import corpus_load
+from .engine import code_fingerprint
 from .errors import InputError
 from .gazetteer import gazetteer_load
 from .pipeline import code_version, inputs_hash
@@ -87,6 +89,7 @@ def book_info(root: str | os.PathLike[str] | None = None) -> dict:
         "lexicon": f"v{lex.version} ({lex.sha})",
         "code_version": code_version(),
         "inputs_hash": ih,
+        "code_fingerprint": code_fingerprint()[:12],
         "commit": git_commit(root),
         "build_date": built.strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -107,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
-    if old.get("inputs_hash") != info["inputs_hash"]:
+    if old.get("inputs_hash") != info["inputs_hash"] or old.get("code_fingerprint") != info["code_fingerprint"]:
         for folder in (CACHE_DIR, DOCTREES_DIR):
             if Path(folder).exists():
                 shutil.rmtree(folder)
         print(
-            f"bookinfo: analysis inputs changed ({old.get('inputs_hash')} -> {info['inputs_hash']}): notebook cache cleared"
+            f"bookinfo: analysis inputs ({old.get('inputs_hash')} -> {info['inputs_hash']}) or package code "
+            f"({old.get('code_fingerprint')} -> {info['code_fingerprint']}) changed: notebook cache cleared"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(info, indent=2) + "\n")

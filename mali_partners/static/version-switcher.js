@@ -31,7 +31,7 @@
         });
         select.addEventListener("change", function () { location.href = select.value; });
         var label = document.createElement("label");
-        label.textContent = "version: ";
+        label.textContent = " · version: ";
         label.appendChild(select);
         holder.appendChild(label);
         holder.hidden = false;
