@@ -32,7 +32,6 @@ import os
 import pickle
 import re
 import sys
-import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -50,8 +49,6 @@ CHUNK_SIZE = 200  # articles per task (fewer when that would leave a worker idle
 CACHE_DIR_NAME = ".mali_partners_cache"
 CACHE_FORMAT = "1"  # bump when the cache layout changes
 
-# Stage names for the timing hooks (see analyse_document_timed), in pipeline order.
-STAGES = ("clean", "sentences_tokens", "mentions", "terms", "relations")
 
 Result = dict[str, pd.DataFrame]
 
@@ -62,34 +59,10 @@ Result = dict[str, pd.DataFrame]
 def analyse_document_timed(
     doc: pd.DataFrame, gaz, lex, matcher=None, timings: dict[str, float] | None = None
 ) -> Result:
-    """:func:`pipeline.analyse_document`, adding the seconds each stage took to ``timings``.
+    """:func:`pipeline.analyse_document` with its stage timings added to ``timings`` (for the benchmarks)."""
+    from .pipeline import analyse_document
 
-    The same calls in the same order (``tests/test_engine.py`` checks the frames are equal);
-    used by the benchmarks to split the per-article time into stages.
-    """
-    from . import frequency as freq
-    from . import trajectory as traj
-    from .clean import corpus_clean
-    from .pipeline import DOC_FRAMES
-    from .text import corpus_sentences, sentences_tokens
-
-    timings = {} if timings is None else timings
-    t0 = time.perf_counter()
-    docs, cleaning = corpus_clean(doc)
-    t1 = time.perf_counter()
-    sentences = corpus_sentences(docs)
-    tokens = sentences_tokens(sentences)
-    t2 = time.perf_counter()
-    mentions = act.mentions_find(sentences, gaz, matcher)
-    mentions = traj.mentions_date(mentions, sentences, docs)
-    t3 = time.perf_counter()
-    terms = freq.tokens_terms(tokens, gaz)
-    t4 = time.perf_counter()
-    units, hits = traj.relations_score(mentions, sentences, gaz, lex)
-    t5 = time.perf_counter()
-    for name, a, b in zip(STAGES, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
-        timings[name] = timings.get(name, 0.0) + (b - a)
-    return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits)))
+    return analyse_document(doc, gaz, lex, matcher, {} if timings is None else timings)
 
 
 def analyse_chunk(
@@ -108,11 +81,7 @@ def analyse_chunk(
     out = []
     for i in range(len(chunk)):
         doc = chunk.iloc[[i]]
-        res = (
-            analyse_document_timed(doc, gaz, lex, matcher, timings)
-            if timed
-            else analyse_document(doc, gaz, lex, matcher)
-        )
+        res = analyse_document(doc, gaz, lex, matcher, timings if timed else None)
         if cache_dir is not None and keys is not None:
             cache_put(cache_dir, keys[i], res)
         out.append(res)
