@@ -26,7 +26,7 @@ from . import cooccurrence as cooc
 from . import frequency as freq
 from . import trajectory as traj
 from .clean import corpus_clean
-from .corpus import corpus_load, read_raw
+from .corpus import corpus_load
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer, gazetteer_load
 from .text import corpus_sentences, read_list, sentences_tokens
@@ -634,13 +634,13 @@ def data_dictionary_markdown() -> str:
 
 def corpus_info(corpus_dir: str = "seeds") -> dict[str, str]:
     """What ``mali-partners info`` prints: articles, sentences, tokens, date range, versions."""
-    raw = read_raw(corpus_dir)
-    docs = corpus_load(corpus_dir)
+    docs = corpus_load(corpus_dir)  # reads and validates the folder once
+    root = docs.attrs["corpus_dir"]
     docs, _ = corpus_clean(docs)
     sentences = corpus_sentences(docs)
     tokens = sentences_tokens(sentences)
     return {
-        "corpus": str(raw.root),
+        "corpus": root,
         "articles": str(len(docs)),
         "sentences": str(len(sentences)),
         "tokens": str(len(tokens)),
