@@ -96,6 +96,11 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """
     if text.isascii():
         return text, list(range(len(text) + 1))
+    others = {ch for ch in set(text) if not ch.isascii()}
+    if not any(unicodedata.combining(ch) for ch in others):
+        # no combining mark: each character folds to exactly one, offsets are unchanged
+        table = {ord(ch): unicodedata.normalize("NFD", _SPACES.get(ch, ch))[0] for ch in others}
+        return text.translate(table), list(range(len(text) + 1))
     out, starts = [], []
     i, n = 0, len(text)
     while i < n:

@@ -2,8 +2,8 @@
 
 :func:`map_documents` is the one entry point. It applies
 :func:`mali_partners.pipeline.analyse_document` (a pure function of one article and the
-configuration) to every article and returns the per-article frames in corpus order,
-whatever the engine:
+configuration) to every article and returns its frames in corpus order, whatever the
+engine:
 
 ``local``
     a :class:`concurrent.futures.ProcessPoolExecutor` over chunks of articles, using every
@@ -13,11 +13,15 @@ whatever the engine:
     the same chunk function submitted to a ``dask.distributed`` client: a local cluster
     of processes by default, or the scheduler at ``scheduler`` (``tcp://host:8786``).
 
-With ``cache_dir`` every article's frames are kept on disk under a key over its raw
-text, its manifest row and the configuration (gazetteer, lexicon, stopwords,
-abbreviations, package version and source code): a rerun analyses only new or changed
-articles. The corpus-level steps (frequency, co-occurrence, trajectory) are always
-recomputed from the combined frames.
+Documents are analysed in chunks (one call of the per-article step per chunk): the step
+is the same for one article or many, and a chunk pays pandas' per-call cost once.
+
+With ``cache_dir`` the frames of the last run are kept on disk in one *store* per
+configuration, with every article's key: a hash over its raw text, its manifest row and
+the configuration (gazetteer, lexicon, stopwords, abbreviations, package version and
+source code). A rerun reuses the rows of every article whose key is in the store and
+analyses only new or changed articles. The corpus-level steps (frequency, co-occurrence,
+trajectory) are recomputed from the combined frames.
 
 :func:`corpus_load_valid` loads only the articles without problems, for
 ``mali-partners analyse --skip-invalid``.
@@ -31,9 +35,12 @@ import math
 import os
 import pickle
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +54,7 @@ ENGINES = ("local", "dask")
 PARALLEL_THRESHOLD = 50  # fewer articles than this: analyse them in this process
 CHUNK_SIZE = 200  # articles per task (fewer when that would leave a worker idle)
 CACHE_DIR_NAME = ".mali_partners_cache"
-CACHE_FORMAT = "1"  # bump when the cache layout changes
+CACHE_FORMAT = "2"  # bump when the cache layout changes
 
 
 Result = dict[str, pd.DataFrame]
@@ -65,27 +72,19 @@ def analyse_document_timed(
     return analyse_document(doc, gaz, lex, matcher, {} if timings is None else timings)
 
 
-def analyse_chunk(
-    chunk: pd.DataFrame, gaz, lex, cache_dir: str | None = None, keys: list[str] | None = None, timed: bool = False
-) -> tuple[list[Result], dict[str, float]]:
-    """Analyse the articles of ``chunk`` (a slice of the corpus frame), in order.
+def analyse_chunk(chunk: pd.DataFrame, gaz, lex, timed: bool = False) -> tuple[Result, dict[str, float]]:
+    """Analyse the articles of ``chunk`` (a slice of the corpus frame) in one call, in order.
 
-    Pure apart from the cache: with ``cache_dir`` each result is also written under its
-    key (from ``keys``) before it is returned. Returns the results and, with ``timed``,
-    seconds per stage summed over the chunk.
+    :func:`pipeline.analyse_document` works on any number of articles and its rows never
+    depend on another article, so a chunk gives the same rows as its articles one by one
+    while paying pandas' per-call cost once. Returns the frames and, with ``timed``,
+    seconds per stage.
     """
     from .pipeline import analyse_document
 
-    matcher = act.matcher_build(gaz)
     timings: dict[str, float] = {}
-    out = []
-    for i in range(len(chunk)):
-        doc = chunk.iloc[[i]]
-        res = analyse_document(doc, gaz, lex, matcher, timings if timed else None)
-        if cache_dir is not None and keys is not None:
-            cache_put(cache_dir, keys[i], res)
-        out.append(res)
-    return out, timings
+    res = analyse_document(chunk, gaz, lex, act.matcher_build(gaz), timings if timed else None)
+    return res, timings
 
 
 # ----------------------------------------------------------------------------- cache
@@ -125,30 +124,64 @@ def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
     return keys
 
 
-def _cache_path(cache_dir: str | os.PathLike[str], key: str) -> Path:
-    return Path(cache_dir) / key[:2] / f"{key}.pkl"
+def _store_dir(cache_dir: str | os.PathLike[str], cfg: str) -> Path:
+    return Path(cache_dir) / f"store-{cfg[:20]}"
 
 
-def cache_get(cache_dir: str | os.PathLike[str], key: str) -> Result | None:
-    """The cached frames of one article, or None (a missing or unreadable entry is a miss)."""
-    path = _cache_path(cache_dir, key)
+@dataclass
+class Store:
+    """The frames of the articles analysed by the last run under one configuration.
+
+    ``keys`` and ``doc_ids`` list those articles in order; the frames hold their rows. An
+    article's key covers its text, its manifest row (so its doc_id) and the configuration,
+    so an unchanged key means its rows can be reused as they are.
+    """
+
+    keys: list[str]
+    doc_ids: list[str]
+    frames: Result
+
+
+def store_load(cache_dir: str | os.PathLike[str], cfg: str) -> Store | None:
+    """The stored frames for configuration ``cfg``, or None (missing, unreadable or foreign: recompute)."""
+    root = _store_dir(cache_dir, cfg)
     try:
-        with path.open("rb") as fh:
-            return pickle.load(fh)
+        index = json.loads((root / "index.json").read_text("utf-8"))
+        if index.get("format") != CACHE_FORMAT:
+            return None
+        frames = {}
+        for name in index["frames"]:
+            with (root / f"{name}.pkl").open("rb") as fh:
+                frames[name] = pickle.load(fh)
+        return Store(list(index["keys"]), list(index["doc_ids"]), frames)
     except FileNotFoundError:
         return None
-    except Exception:  # a truncated or foreign file: recompute it
+    except Exception:  # a truncated or foreign file: recompute everything
         return None
 
 
-def cache_put(cache_dir: str | os.PathLike[str], key: str, result: Result) -> None:
-    """Store one article's frames atomically (write a temporary file, then rename)."""
-    path = _cache_path(cache_dir, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+def store_save(cache_dir: str | os.PathLike[str], cfg: str, store: Store) -> None:
+    """Write the store atomically: a temporary folder renamed over the old one; other configurations' stores are removed."""
+    root = _store_dir(cache_dir, cfg)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        for name, df in store.frames.items():
+            with (tmp / f"{name}.pkl").open("wb") as fh:
+                pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        index = {"format": CACHE_FORMAT, "frames": list(store.frames), "keys": store.keys, "doc_ids": store.doc_ids}
+        (tmp / "index.json").write_text(json.dumps(index), encoding="utf-8")
+        old = root.with_name(f".{root.name}.old.{os.getpid()}")
+        if root.exists():
+            root.rename(old)
+        tmp.rename(root)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for other in root.parent.glob("store-*"):  # stores of an older configuration can never be hit again
+        if other != root:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def default_cache_dir(corpus_dir: str | os.PathLike[str]) -> Path:
@@ -208,38 +241,29 @@ def _chunks(n: int, workers: int, size: int = CHUNK_SIZE) -> list[tuple[int, int
 
 
 def _map_local(
-    docs: pd.DataFrame,
-    gaz,
-    lex,
-    workers: int,
-    cache: str | None,
-    keys: list[str] | None,
-    timed: bool,
-    bar: _Progress,
-    timings: dict[str, float],
+    docs: pd.DataFrame, gaz, lex, workers: int, timed: bool, bar: _Progress, timings: dict[str, float]
 ) -> list[Result]:
     n = len(docs)
     if workers <= 1 or n < PARALLEL_THRESHOLD:
         results: list[Result] = []
-        for a, b in _chunks(n, 1, size=10):
-            res, t = analyse_chunk(docs.iloc[a:b], gaz, lex, cache, keys[a:b] if keys else None, timed)
-            results.extend(res)
+        for a, b in _chunks(n, 1):
+            res, t = analyse_chunk(docs.iloc[a:b], gaz, lex, timed)
+            results.append(res)
             _add(timings, t)
             bar.update(b - a)
         return results
     spans = _chunks(n, workers)
-    slots: list[list[Result] | None] = [None] * len(spans)
+    slots: list[Result | None] = [None] * len(spans)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = {
-            pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, cache, keys[a:b] if keys else None, timed): (j, b - a)
-            for j, (a, b) in enumerate(spans)
+            pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, timed): (j, b - a) for j, (a, b) in enumerate(spans)
         }
         for fut in as_completed(futs):
             j, size = futs[fut]
             slots[j], t = fut.result()
             _add(timings, t)
             bar.update(size)
-    return [r for s in slots for r in (s or [])]
+    return [r for r in slots if r is not None]
 
 
 def _map_dask(
@@ -248,8 +272,6 @@ def _map_dask(
     lex,
     workers: int,
     scheduler: str | None,
-    cache: str | None,
-    keys: list[str] | None,
     timed: bool,
     bar: _Progress,
     timings: dict[str, float],
@@ -278,31 +300,47 @@ def _map_dask(
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         spans = _chunks(len(docs), n_workers)
         gaz_f, lex_f = client.scatter([gaz, lex], broadcast=True)
-        futs = [
-            client.submit(
-                analyse_chunk, docs.iloc[a:b], gaz_f, lex_f, cache, keys[a:b] if keys else None, timed, pure=False
-            )
-            for a, b in spans
-        ]
+        futs = [client.submit(analyse_chunk, docs.iloc[a:b], gaz_f, lex_f, timed, pure=False) for a, b in spans]
         where = {f.key: (j, b - a) for j, (f, (a, b)) in enumerate(zip(futs, spans))}
-        slots: list[list[Result] | None] = [None] * len(spans)
+        slots: list[Result | None] = [None] * len(spans)
         for fut in dask_as_completed(futs):
             j, size = where[fut.key]
             slots[j], t = fut.result()
             _add(timings, t)
             bar.update(size)
-        return [r for s in slots for r in (s or [])]
+        return [r for r in slots if r is not None]
     finally:
+        client.close()
         if cluster is not None:
-            client.close()
             cluster.close()
-        elif scheduler:
-            client.close()
 
 
 def _add(total: dict[str, float], part: dict[str, float]) -> None:
     for k, v in part.items():
         total[k] = total.get(k, 0.0) + v
+
+
+def _concat(parts: list[Result]) -> Result:
+    """Concatenate frames part by part, in order (empty frames keep their columns)."""
+    if len(parts) == 1:
+        return dict(parts[0])
+    out = {}
+    for name in parts[0]:
+        frames = [p[name] for p in parts]
+        nonempty = [f for f in frames if len(f)] or frames[:1]
+        out[name] = pd.concat(nonempty, ignore_index=True)
+    return out
+
+
+def _in_corpus_order(frames: Result, order: list[str]) -> Result:
+    """Rows sorted by their article's place in ``order``, keeping the order within each article."""
+    out = {}
+    for name, df in frames.items():
+        pos = pd.Categorical(df["doc_id"], categories=order).codes
+        if len(pos) and not (pos[1:] >= pos[:-1]).all():
+            df = df.iloc[pos.argsort(kind="stable")].reset_index(drop=True)
+        out[name] = df
+    return out
 
 
 def map_documents(
@@ -316,14 +354,16 @@ def map_documents(
     progress: bool | None = None,
     stats: dict[str, Any] | None = None,
 ) -> list[Result]:
-    """The per-article frames of :func:`pipeline.analyse_document` for every article, in corpus order.
+    """The frames of :func:`pipeline.analyse_document` for every article: parts whose concatenation is in corpus order.
 
     ``engine`` is ``local`` (process pool, or a loop for small corpora) or ``dask``;
     ``workers`` defaults to the number of cores; ``scheduler`` is a Dask scheduler address
-    (implies ``dask``). With ``cache_dir`` only articles missing from the cache are
-    analysed. ``progress``: True/False forces the bar, None shows it on a terminal only.
-    ``stats``, when given, is filled with ``n_articles``, ``n_cached``, ``n_analysed``,
-    ``analysed_ids`` and, when ``stats["timed"]`` is set on entry, ``stage_seconds``.
+    (implies ``dask``). With ``cache_dir`` the rows of articles whose key (text, manifest
+    row, configuration) is in the store of the last run are reused and only the others are
+    analysed; the store is then rewritten for this corpus. ``progress``: True/False forces
+    the bar, None shows it on a terminal only. ``stats``, when given, is filled with
+    ``n_articles``, ``n_cached``, ``n_analysed``, ``analysed_ids`` and, when
+    ``stats["timed"]`` is set on entry, ``stage_seconds``.
     """
     if scheduler and engine == "local":
         engine = "dask"
@@ -339,51 +379,41 @@ def map_documents(
     stats = {} if stats is None else stats
     timed = bool(stats.get("timed"))
     n = len(docs)
-    results: list[Result | None] = [None] * n
-    keys: list[str] | None = None
-    cache = str(cache_dir) if cache_dir is not None else None
-    todo = list(range(n))
-    if cache is not None:
-        Path(cache).mkdir(parents=True, exist_ok=True)
-        keys = article_keys(docs, config_hash(gaz, lex))
-        todo = []
-        for i, k in enumerate(keys):
-            hit = cache_get(cache, k)
-            if hit is None:
-                todo.append(i)
-            else:
-                results[i] = hit
-    stats.update(
-        n_articles=n,
-        n_cached=n - len(todo),
-        n_analysed=len(todo),
-        analysed_ids=[str(docs["doc_id"].iat[i]) for i in todo],
-    )
+    doc_ids = [str(d) for d in docs["doc_id"].tolist()]
+    cfg = config_hash(gaz, lex) if cache_dir is not None else ""
+    keys = article_keys(docs, cfg) if cache_dir is not None else []
+    store = store_load(cache_dir, cfg) if cache_dir is not None else None
+    stored = set(store.keys) if store is not None else set()
+    todo = [i for i in range(n) if not keys or keys[i] not in stored]
+    stats.update(n_articles=n, n_cached=n - len(todo), n_analysed=len(todo), analysed_ids=[doc_ids[i] for i in todo])
     timings: dict[str, float] = {}
     bar = _Progress(n, progress_enabled(progress))
     bar.update(n - len(todo))
     try:
+        fresh: list[Result] = []
         if todo:
             sub = docs.iloc[todo]
-            sub_keys = [keys[i] for i in todo] if keys is not None else None
-            if engine == "dask" and scheduler:
-                # workers of a remote cluster may not see this machine's disk: cache here
-                fresh = _map_dask(sub, gaz, lex, workers, scheduler, None, None, timed, bar, timings)
-                if cache is not None and sub_keys is not None:
-                    for k, r in zip(sub_keys, fresh):
-                        cache_put(cache, k, r)
-            elif engine == "dask":
-                fresh = _map_dask(sub, gaz, lex, workers, scheduler, cache, sub_keys, timed, bar, timings)
+            if engine == "dask":
+                fresh = _map_dask(sub, gaz, lex, workers, scheduler, timed, bar, timings)
             else:
-                fresh = _map_local(sub, gaz, lex, workers, cache, sub_keys, timed, bar, timings)
-            for i, r in zip(todo, fresh):
-                results[i] = r
+                fresh = _map_local(sub, gaz, lex, workers, timed, bar, timings)
     finally:
         bar.close()
     if timed:
         stats["stage_seconds"] = timings
-    assert all(r is not None for r in results)
-    return results  # type: ignore[return-value]
+    if cache_dir is None:
+        return fresh
+    if store is not None and len(todo) < n:
+        kept = {doc_ids[i] for i in range(n) if keys[i] in stored}
+        old = store.frames
+        if kept != set(store.doc_ids):
+            old = {name: df[df["doc_id"].isin(kept)] for name, df in old.items()}
+        combined = _in_corpus_order(_concat([old, *fresh]), doc_ids)
+    else:
+        combined = _concat(fresh)  # analysed in corpus order
+    if store is None or todo or store.keys != keys:
+        store_save(cache_dir, cfg, Store(keys, doc_ids, combined))
+    return [combined]
 
 
 # ----------------------------------------------------------------------------- --skip-invalid

@@ -61,8 +61,7 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     by_sentence: dict[tuple[str, int], list[str]] = {}
     for doc_id, sid, norm in zip(tokens["doc_id"].tolist(), tokens["sentence_id"].tolist(), tokens["norm"].tolist()):
         by_sentence.setdefault((doc_id, sid), []).append(norm)
-    for doc_id, sid in sorted(by_sentence):
-        norms = by_sentence[(doc_id, sid)]
+    for (doc_id, sid), norms in by_sentence.items():  # corpus order: articles as given, then sentences
         merged = mwe.tokenize(norms) if mwe is not None else norms
         pos = 0
         for term in merged:
@@ -86,8 +85,7 @@ def terms_ngrams(terms: pd.DataFrame, n: int) -> pd.DataFrame:
     by_sentence: dict[tuple[str, int], list[str]] = {}
     for doc_id, sid, term in zip(terms["doc_id"].tolist(), terms["sentence_id"].tolist(), terms["term"].tolist()):
         by_sentence.setdefault((doc_id, sid), []).append(term)
-    for doc_id, sid in sorted(by_sentence):
-        t = by_sentence[(doc_id, sid)]
+    for (doc_id, sid), t in by_sentence.items():
         for i in range(len(t) - n + 1):
             rows.append((doc_id, sid, "_".join(t[i : i + n])))
     return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "term"])

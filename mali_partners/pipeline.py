@@ -144,9 +144,10 @@ def analyse_document(
 ) -> dict[str, pd.DataFrame]:
     """The per-article step: clean, split, find and date mentions, build terms, score relations.
 
-    A pure function of one article (a one-row corpus frame) and the configuration; its
-    frames combine across articles by concatenation (:func:`combine`), so any engine
-    (a loop, a process pool, a Dask cluster, a cache) can run it. With ``timings``, the
+    A pure function of the articles (rows of the corpus frame: one, or a chunk) and the
+    configuration; no row depends on another article, so frames combine across articles
+    by concatenation (:func:`combine`) and any engine (a loop, a process pool, a Dask
+    cluster, a cache) can run it. With ``timings``, the
     seconds each stage (:data:`STAGES`) took are added to it (used by the benchmarks).
     """
     marks = [time.perf_counter()]
@@ -201,14 +202,11 @@ def engine_map(
 
 
 def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
-    """Concatenate per-article frames in article order (empty frames keep their columns)."""
-    out = []
-    for name in DOC_FRAMES:
-        frames = [r[name] for r in results]
-        nonempty = [f for f in frames if len(f)] or frames[:1]
-        df = pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame()
-        out.append(df)
-    return tuple(out)
+    """Concatenate the frames of per-article (or per-chunk) results in order, as a tuple in :data:`DOC_FRAMES` order."""
+    from .engine import _concat
+
+    frames = _concat(results)
+    return tuple(frames[name] for name in DOC_FRAMES)
 
 
 def run(

@@ -23,6 +23,8 @@ from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 # apostrophes (Mali-Russia, d’état, France's).
 TOKEN_PATTERN = r"(?:[A-Z]\.){2,}|\d+(?:[.,]\d+)*|\w+(?:[-‐’']\w+)*"
 _POSSESSIVE = re.compile(r"[’']s$")
+# RegexpTokenizer's own flags: the compiled pattern gives the same spans without its per-token wrapper.
+_TOKEN_RE = re.compile(TOKEN_PATTERN, re.UNICODE | re.MULTILINE | re.DOTALL)
 
 
 def read_list(name: str) -> list[str]:
@@ -93,7 +95,7 @@ def corpus_sentences(docs: pd.DataFrame) -> pd.DataFrame:
     ``start``/``end`` are offsets into the article's cleaned ``text``.
     """
     rows = []
-    for doc_id, text in zip(docs["doc_id"], docs["text"]):
+    for doc_id, text in zip(docs["doc_id"].tolist(), docs["text"].tolist()):
         for i, (s, e) in enumerate(sentence_spans(text)):
             rows.append((doc_id, i, s, e, text[s:e]))
     out = pd.DataFrame(rows, columns=["doc_id", "sentence_id", "start", "end", "text"])
@@ -107,19 +109,25 @@ def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
     ``norm`` is the lower-cased token without a possessive; ``is_stop`` marks the
     repository's stopwords and tokens with no letter (numbers, punctuation).
     """
-    tok = word_tokenizer()
     stops = stopwords()
     rows = []
     counters: dict[str, int] = {}
+    seen: dict[str, tuple[str, bool]] = {}  # token -> (norm, is_stop): tokens repeat, normalise each once
     for doc_id, sid, start, text in zip(
-        sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]
+        sentences["doc_id"].tolist(),
+        sentences["sentence_id"].tolist(),
+        sentences["start"].tolist(),
+        sentences["text"].tolist(),
     ):
         n = counters.get(doc_id, 0)
-        for s, e in tok.span_tokenize(text):
-            token = text[s:e]
-            norm = normalise_token(token)
-            is_stop = norm in stops or not any(c.isalpha() for c in norm)
-            rows.append((doc_id, sid, n, start + s, start + e, token, norm, is_stop))
+        for m in _TOKEN_RE.finditer(text):
+            token = m.group()
+            known = seen.get(token)
+            if known is None:
+                norm = normalise_token(token)
+                known = seen[token] = (norm, norm in stops or not any(c.isalpha() for c in norm))
+            s, e = m.span()
+            rows.append((doc_id, sid, n, start + s, start + e, token, known[0], known[1]))
             n += 1
         counters[doc_id] = n
     out = pd.DataFrame(rows, columns=["doc_id", "sentence_id", "token_id", "start", "end", "token", "norm", "is_stop"])

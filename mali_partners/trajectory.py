@@ -63,6 +63,41 @@ class Cue:
     line: int
 
 
+def _literal_prefixes(pattern: str) -> tuple[str, ...]:
+    """The lower-cased literal start of each top-level alternative of ``\\b(?:a|b|...)\\b``.
+
+    Every match of the pattern contains one of them, so they are a safe, cheap pre-test.
+    An alternative with no literal start gives "", which every text contains.
+
+    >>> _literal_prefixes(r"\\b(?:favou?red partner|defen[cs]e pact|coup)\\b")
+    ('favo', 'defen', 'coup')
+    """
+    inner = pattern[5:-3] if pattern.startswith("\\b(?:") and pattern.endswith(")\\b") else ""
+    alts, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        if ch == "|" and depth == 0:
+            alts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    alts.append(cur)
+    out = []
+    for alt in alts:
+        pre = ""
+        for i, ch in enumerate(alt):
+            if ch in "\\[(.^$|*+?{)":
+                break
+            if i + 1 < len(alt) and alt[i + 1] in "?*{":
+                break
+            pre += ch
+        out.append(pre.lower())
+    return tuple(out)
+
+
 @dataclass
 class Lexicon:
     """The relation lexicon and its scope settings."""
@@ -83,6 +118,8 @@ class Lexicon:
     path: str
     _neg: re.Pattern[str] = field(init=False, repr=False)
     _mod: re.Pattern[str] = field(init=False, repr=False)
+    _longest_first: list[Cue] = field(init=False, repr=False)
+    _triggers: list[tuple[Cue, tuple[str, ...]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._neg = re.compile(
@@ -91,6 +128,11 @@ class Lexicon:
         self._mod = re.compile(
             r"\b(?:" + "|".join(re.escape(n) for n in sorted(self.modals, key=len, reverse=True)) + r")\b", re.I
         )
+        # Longest pattern first (a longer cue wins an overlap), each with the literal prefixes its
+        # matches must contain (lower-cased): a cue whose prefixes are all absent from a sentence
+        # cannot match, and its regex is not run.
+        self._longest_first = sorted(self.cues, key=lambda c: -len(c.pattern.pattern))
+        self._triggers = [(c, _literal_prefixes(c.pattern.pattern)) for c in self._longest_first]
 
     def frame(self) -> pd.DataFrame:
         """One row per cue: cue, pattern, weight, type, plover, event."""
@@ -275,7 +317,12 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
     """
     sent = {
         (d, i): (t, s)
-        for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])
+        for d, i, t, s in zip(
+            sentences["doc_id"].tolist(),
+            sentences["sentence_id"].tolist(),
+            sentences["text"].tolist(),
+            sentences["start"].tolist(),
+        )
     }
     pub = {d: (lo.date(), hi.date()) for d, lo, hi in zip(docs["doc_id"], docs["date_earliest"], docs["date_latest"])}
     cache: dict[tuple[str, int], list] = {}
@@ -319,7 +366,10 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
     """
     hits = []
     taken: list[tuple[int, int]] = []
-    for c in sorted(lex.cues, key=lambda c: -len(c.pattern.pattern)):
+    # re.I also lets "ı", "ſ" (and "İ", "K", whose lower() already holds i, k) match ASCII letters
+    low = text.lower() if text.isascii() else text.lower().replace("ı", "i").replace("ſ", "s")
+    present = [c for c, pre in lex._triggers if any(p in low for p in pre)]
+    for c in present:
         for m in c.pattern.finditer(text):
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):
@@ -466,7 +516,12 @@ def relations_score(
     alias_note = {al.alias: al.note for a in gaz.actors.values() for al in a.aliases}
     sent = {
         (d, i): (t, s)
-        for d, i, t, s in zip(sentences["doc_id"], sentences["sentence_id"], sentences["text"], sentences["start"])
+        for d, i, t, s in zip(
+            sentences["doc_id"].tolist(),
+            sentences["sentence_id"].tolist(),
+            sentences["text"].tolist(),
+            sentences["start"].tolist(),
+        )
     }
     date_cols = [c for c in DATE_COLUMNS if c in m.columns]
     # plain Python over records: per-row pandas access dominated the run time
@@ -476,8 +531,7 @@ def relations_score(
         rec["partner"] = partner
         groups.setdefault((rec["doc_id"], rec["sentence_id"]), []).append(rec)
     unit_rows, hit_rows = [], []
-    for doc_id, sid in sorted(groups):
-        grp = groups[(doc_id, sid)]
+    for (doc_id, sid), grp in groups.items():  # corpus order: articles as given, then sentences
         text, s0 = sent[(doc_id, sid)]
         s0 = int(s0)
         clauses = _clauses(text)

@@ -56,7 +56,8 @@ def test_dask_engine_matches_local(seeds_dir, analysis, tmp_path):
         with Client(cluster) as client:
             assert client.scheduler_info()["workers"]
     assert_tables_equal(an, analysis)
-    assert len(list((tmp_path / "cache").rglob("*.pkl"))) == 5  # cached by the client for a remote cluster
+    stores = list((tmp_path / "cache").glob("store-*/index.json"))  # written by the client: workers may be remote
+    assert len(stores) == 1 and len(json.loads(stores[0].read_text())["keys"]) == 5
 
 
 def test_process_pool_matches_sequential(synthetic):
@@ -65,6 +66,16 @@ def test_process_pool_matches_sequential(synthetic):
     assert stats["n_analysed"] == 120
     sequential = pl.run(synthetic, workers=1)
     assert_tables_equal(pooled, sequential)
+
+
+def test_chunked_step_gives_the_rows_of_its_articles_one_by_one(synthetic):
+    """The per-article step on a chunk equals the step on each article, concatenated (what chunking relies on)."""
+    docs = pl.corpus_load(synthetic).iloc[:30]
+    gaz, lex = pl.gazetteer_load(None), pl.traj.lexicon_load(None)
+    whole = pl.analyse_document(docs, gaz, lex)
+    one_by_one = pl.combine([pl.analyse_document(docs.iloc[[i]], gaz, lex) for i in range(len(docs))])
+    for name, a, b in zip(pl.DOC_FRAMES, pl.combine([whole]), one_by_one):
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), obj=name)
 
 
 def test_chunks_cover_every_article_once():
@@ -116,15 +127,41 @@ def test_cache_key_changes_with_text_row_and_configuration(seeds_dir):
     assert eng.article_keys(docs, cfg + "x") != keys
 
 
-def test_corrupt_cache_entry_is_recomputed(corpus_copy, tmp_path, analysis):
+def test_corrupt_cache_store_is_recomputed(corpus_copy, tmp_path, analysis):
     cache = tmp_path / "cache"
     pl.run(corpus_copy, cache_dir=cache)
-    victim = sorted(cache.rglob("*.pkl"))[0]
+    victim = sorted(cache.glob("store-*/*.pkl"))[0]
     victim.write_bytes(b"not a pickle")
     stats: dict = {}
     an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
-    assert stats["n_analysed"] == 1
+    assert stats["n_analysed"] == 5
     assert_tables_equal(an, analysis)
+    again: dict = {}
+    pl.run(corpus_copy, cache_dir=cache, stats=again)  # the rewritten store is whole again
+    assert again["n_cached"] == 5
+
+
+def test_cache_reuses_articles_after_an_edit_a_removal_and_an_insertion(corpus_copy, tmp_path):
+    """Unchanged articles come from the store wherever they now sit; the tables equal a run without cache."""
+    from benchmarks.generate import article
+
+    cache = tmp_path / "cache"
+    pl.run(corpus_copy, cache_dir=cache)
+    manifest = corpus_copy / "manifest.csv"
+    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    (corpus_copy / rows[1].split(",")[1]).unlink()  # remove article 001
+    victim = corpus_copy / rows[2].split(",")[1]  # edit article 002
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nFrance and Russia signed a new agreement.\n", "utf-8")
+    _, data = article(7)
+    (corpus_copy / "002a.txt").write_bytes(data)  # insert an article that sorts between 002 and 003
+    new_row = "002a,002a.txt,T,S,,2024-03,month,inserted by the test\n"
+    manifest.write_text(header + "".join([rows[0], rows[2], new_row, rows[3], rows[4]]), encoding="utf-8")
+    stats: dict = {}
+    an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
+    assert stats["n_cached"] == 3 and sorted(stats["analysed_ids"]) == ["002", "002a"]
+    assert list(an.docs["doc_id"]) == ["000", "002", "002a", "003", "004"]
+    assert_tables_equal(an, pl.run(corpus_copy))
 
 
 def _corrupt(corpus: Path) -> tuple[str, str]:
