@@ -268,7 +268,12 @@ def textstat_unmatched_names(
     Columns: candidate, count, n_docs, example (a sentence). Most frequent first.
     """
     taken: dict[tuple[str, int], list[tuple[int, int]]] = {}
-    for doc_id, sid, s, e in zip(mentions["doc_id"], mentions["sentence_id"], mentions["start"], mentions["end"]):
+    for doc_id, sid, s, e in zip(
+        mentions["doc_id"].tolist(),
+        mentions["sentence_id"].tolist(),
+        mentions["start"].tolist(),
+        mentions["end"].tolist(),
+    ):
         taken.setdefault((doc_id, sid), []).append((s, e))
     known = {v for a in gaz.actors.values() for al in a.aliases for v in alias_variants(al.alias)}
     stops = stopwords()
@@ -276,7 +281,10 @@ def textstat_unmatched_names(
     docs: dict[str, set[str]] = {}
     example: dict[str, str] = {}
     for doc_id, sid, start, text in zip(
-        sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]
+        sentences["doc_id"].tolist(),
+        sentences["sentence_id"].tolist(),
+        sentences["start"].tolist(),
+        sentences["text"].tolist(),
     ):
         spans = taken.get((doc_id, sid), [])
         for m in _CANDIDATE.finditer(text):
@@ -333,27 +341,38 @@ def kwic(
         m = m[m["actor"] == actor]
     if alias is not None:
         m = m[m["alias"] == alias]
-    sent = sentences.set_index(["doc_id", "sentence_id"])
-    pub = docs.set_index("doc_id")["published"]
-    mid = docs.set_index("doc_id")["date_mid"]
+    # plain Python over lists: a pandas lookup per mention dominated the run time
+    sent = {
+        (d, i): (t, int(s0))
+        for d, i, t, s0 in zip(
+            sentences["doc_id"].tolist(),
+            sentences["sentence_id"].tolist(),
+            sentences["text"].tolist(),
+            sentences["start"].tolist(),
+        )
+    }
+    ids = docs["doc_id"].tolist()
+    pub = dict(zip(ids, docs["published"].tolist()))
+    mid = dict(zip(ids, docs["date_mid"].tolist()))
     rows = []
-    for r in m.itertuples(index=False):
-        srow = sent.loc[(r.doc_id, r.sentence_id)]
-        text, s0 = srow["text"], int(srow["start"])
-        a, b = r.start - s0, r.end - s0
+    for doc_id, sid, actor_name, start, end in zip(
+        m["doc_id"].tolist(), m["sentence_id"].tolist(), m["actor"].tolist(), m["start"].tolist(), m["end"].tolist()
+    ):
+        text, s0 = sent[(doc_id, sid)]
+        a, b = start - s0, end - s0
         rows.append(
-            {
-                "doc_id": r.doc_id,
-                "published": pub[r.doc_id],
-                "sentence_id": r.sentence_id,
-                "actor": r.actor,
-                "left": text[max(0, a - width) : a],
-                "keyword": text[a:b],
-                "right": text[b : b + width],
-                "sentence": text,
-                "_mid": mid[r.doc_id],
-                "_pos": r.start,
-            }
+            (
+                doc_id,
+                pub[doc_id],
+                sid,
+                actor_name,
+                text[max(0, a - width) : a],
+                text[a:b],
+                text[b : b + width],
+                text,
+                mid[doc_id],
+                start,
+            )
         )
     out = pd.DataFrame(
         rows,

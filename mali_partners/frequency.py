@@ -76,19 +76,31 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
 
 
 def terms_ngrams(terms: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Runs of ``n`` adjacent terms within a sentence, joined by ``_`` (n=1 returns the terms)."""
+    """Runs of ``n`` adjacent terms within a sentence, joined by ``_`` (n=1 returns the terms).
+
+    ``terms`` holds each sentence's terms together and in order, as :func:`tokens_terms`
+    makes them; the n-grams are built column-wise (row i joined with rows i+1 .. i+n-1
+    when all are in the same sentence).
+    """
     if n < 1:
         raise ValueError("n must be at least 1")
     if n == 1:
         return terms[["doc_id", "sentence_id", "term"]].copy()
-    rows = []
-    by_sentence: dict[tuple[str, int], list[str]] = {}
-    for doc_id, sid, term in zip(terms["doc_id"].tolist(), terms["sentence_id"].tolist(), terms["term"].tolist()):
-        by_sentence.setdefault((doc_id, sid), []).append(term)
-    for (doc_id, sid), t in by_sentence.items():
-        for i in range(len(t) - n + 1):
-            rows.append((doc_id, sid, "_".join(t[i : i + n])))
-    return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "term"])
+    t = terms.reset_index(drop=True)
+    m = len(t) - n + 1
+    if m <= 0:
+        return pd.DataFrame({"doc_id": [], "sentence_id": [], "term": []}).astype(
+            {"doc_id": t["doc_id"].dtype, "sentence_id": t["sentence_id"].dtype, "term": t["term"].dtype}
+        )
+    doc = pd.factorize(t["doc_id"])[0]
+    sid = t["sentence_id"].to_numpy()
+    ok = np.ones(m, dtype=bool)
+    gram = t["term"].iloc[:m].reset_index(drop=True)
+    for k in range(1, n):
+        ok &= (doc[k : k + m] == doc[:m]) & (sid[k : k + m] == sid[:m])
+        gram = gram + "_" + t["term"].iloc[k : k + m].reset_index(drop=True)
+    out = pd.DataFrame({"doc_id": t["doc_id"].iloc[:m].to_numpy(), "sentence_id": sid[:m], "term": gram})
+    return out[ok].reset_index(drop=True)
 
 
 def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
@@ -130,31 +142,43 @@ def textstat_frequency(
     sizes = doc_sizes.astype(float)
     n_tokens = float(sizes.sum())
     n_docs = len(sizes)
+    size_arr = sizes.to_numpy()
     frames = []
     for n in [ngram] if isinstance(ngram, int) else list(ngram):
         grams = terms_ngrams(terms, n)
         if grams.empty:
             continue
-        per_doc = (
-            grams.groupby(["term", "doc_id"]).size().unstack(fill_value=0).reindex(columns=sizes.index, fill_value=0)
-        )
-        counts = per_doc.to_numpy()
-        total = counts.sum(axis=1)
-        dfreq = (counts > 0).sum(axis=1)
+        # sparse (term, article) counts: a dense terms x articles matrix does not fit at 10k articles
+        t_code, t_names = pd.factorize(grams["term"], sort=True)
+        d_code = pd.Index(sizes.index).get_indexer(grams["doc_id"])
+        pair, count = np.unique(t_code.astype(np.int64) * n_docs + d_code, return_counts=True)
+        pt, pd_ = pair // n_docs, pair % n_docs
+        k = len(t_names)
+        total = np.bincount(pt, weights=count, minlength=k).astype(np.int64)
+        dfreq = np.bincount(pt, minlength=k)
         idf = np.log(n_docs / dfreq)
-        top = counts.argmax(axis=1)
+        # Juilland's D over all articles (zeros included), two-pass as juilland_d() does it
+        p = count / size_arr[pd_]
+        mean = np.bincount(pt, weights=p, minlength=k) / n_docs
+        ss = np.bincount(pt, weights=(p - mean[pt]) ** 2, minlength=k) + (n_docs - dfreq) * mean**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.sqrt(ss / n_docs) / mean
+            d = np.maximum(0.0, 1 - v / np.sqrt(n_docs - 1)) if n_docs > 1 else np.full(k, np.nan)
+        # the article holding most of each term; ties go to the first article of the corpus
+        best = np.lexsort((pd_, -count, pt))
+        first = best[np.r_[True, pt[best][1:] != pt[best][:-1]]]
         out = pd.DataFrame(
             {
-                "term": per_doc.index,
+                "term": t_names,
                 "ngram": n,
                 "n": total,
                 "per_1000": total / n_tokens * 1000,
                 "doc_freq": dfreq,
                 "idf": idf,
                 "tfidf": total * idf,
-                "juilland_d": [juilland_d(row, sizes.to_numpy()) for row in counts],
-                "top_doc": per_doc.columns[top],
-                "top_doc_share": counts[np.arange(len(top)), top] / total,
+                "juilland_d": d,
+                "top_doc": sizes.index[pd_[first]],
+                "top_doc_share": count[first] / total,
             }
         )
         frames.append(out)
@@ -302,9 +326,9 @@ def keyness_actors(
     st, sr = actor_sentences(mentions, gaz, target), actor_sentences(mentions, gaz, reference)
     if overlap == "exclude":
         st, sr = st - sr, sr - st
-    keys = list(zip(terms["doc_id"], terms["sentence_id"]))
-    in_t = np.array([k in st for k in keys], dtype=bool)
-    in_r = np.array([k in sr for k in keys], dtype=bool)
+    keys = pd.MultiIndex.from_arrays([terms["doc_id"], terms["sentence_id"]])
+    in_t = keys.isin(list(st)) if st else np.zeros(len(terms), dtype=bool)
+    in_r = keys.isin(list(sr)) if sr else np.zeros(len(terms), dtype=bool)
     t, r = terms[in_t], terms[in_r]
     if drop_actor_terms:
         names = actor_terms(gaz, [target, reference])

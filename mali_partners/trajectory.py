@@ -729,7 +729,7 @@ def trajectory_evidence(
     """
     freq = _check_period(period)
     u = units if partners is None else units[units["partner"].isin(partners)]
-    s = sentences.set_index(["doc_id", "sentence_id"])["text"]
+    s = dict(zip(zip(sentences["doc_id"].tolist(), sentences["sentence_id"].tolist()), sentences["text"].tolist()))
     d = docs.set_index("doc_id")
     out = pd.DataFrame(
         {
@@ -747,7 +747,7 @@ def trajectory_evidence(
             "label": u["label"],
             "n_cues": u["n_cues"],
             "cues": u["cues"],
-            "sentence": [s[(a, b)] for a, b in zip(u["doc_id"], u["sentence_id"])],
+            "sentence": [s[(a, b)] for a, b in zip(u["doc_id"].tolist(), u["sentence_id"].tolist())],
         }
     )
     return out.sort_values(["partner", "period", "doc_id", "sentence_id"]).reset_index(drop=True)
@@ -763,9 +763,10 @@ def trajectory_events(
     One row per partner, date and event (the first sentence that names it).
     """
     ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
-    s = dict(zip(zip(sentences["doc_id"], sentences["sentence_id"]), sentences["text"]))
+    s = dict(zip(zip(sentences["doc_id"].tolist(), sentences["sentence_id"].tolist()), sentences["text"].tolist()))
     by_sentence: dict[tuple[str, int], list[tuple[float, str, list[str]]]] = {}
-    for d, i, w, cue, ps in zip(ev["doc_id"], ev["sentence_id"], ev["weight"], ev["cue"], ev["partner"]):
+    cols = [ev[c].tolist() for c in ("doc_id", "sentence_id", "weight", "cue", "partner")]
+    for d, i, w, cue, ps in zip(*cols):
         by_sentence.setdefault((d, i), []).append((abs(w), cue, ps.split("; ")))
     rows = []
     for r in units.itertuples(index=False):

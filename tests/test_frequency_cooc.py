@@ -618,6 +618,30 @@ def test_frequency_on_seeds_consistent(an):
     assert top["doc_freq"] == an.terms.loc[an.terms["term"] == top["term"], "doc_id"].nunique()
 
 
+@pytest.mark.parametrize("ngram", [1, 2, 3])
+def test_frequency_sparse_matches_dense_brute_force(an, ngram):
+    """The sparse per-term statistics equal a dense terms x articles matrix with juilland_d() per row."""
+    sizes = an.doc_sizes
+    t = an.frequency(ngram=ngram).set_index("term")
+    rows: dict[str, list[int]] = {}
+    order = {d: i for i, d in enumerate(sizes.index)}
+    by_sentence: dict = {}
+    for d, s, term in zip(an.terms["doc_id"], an.terms["sentence_id"], an.terms["term"]):
+        by_sentence.setdefault((d, s), []).append(term)
+    for (d, _), terms in by_sentence.items():
+        for i in range(len(terms) - ngram + 1):
+            rows.setdefault("_".join(terms[i : i + ngram]), [0] * len(sizes))[order[d]] += 1
+    assert set(rows) == set(t.index)
+    size_arr = sizes.to_numpy(dtype=float)
+    for term, counts in rows.items():
+        c = np.array(counts)
+        got = t.loc[term]
+        assert got["n"] == c.sum() and got["doc_freq"] == (c > 0).sum()
+        assert got["juilland_d"] == pytest.approx(fq.juilland_d(c, size_arr), abs=1e-12)
+        assert got["top_doc"] == sizes.index[int(np.argmax(c))]  # argmax: the first article on ties
+        assert got["top_doc_share"] == pytest.approx(c.max() / c.sum())
+
+
 # ============================================================================= 5. co-occurrence
 
 
