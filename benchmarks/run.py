@@ -52,12 +52,13 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 README = HERE / "README.md"
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
-PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations")
+PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations", "unmatched")
 TABLE_STAGES = {
     "frequency": ("frequency", "keyness"),
     "cooccurrence": ("cooccurrence", "collocates"),
     "trajectory": ("trajectory", "evidence", "events"),
     "actors": ("actor_counts",),
+    "kwic": (),
 }
 
 
@@ -98,7 +99,8 @@ def hooks(times: dict[str, float]):
         for m in methods:
             wrap(pl.Analysis, m, stage)
     wrap(act, "alias_hits", "actors")
-    wrap(act, "textstat_unmatched_names", "actors")
+    wrap(act, "unmatched_from_counts", "actors")
+    wrap(act, "kwic", "kwic")
     try:
         yield
     finally:
@@ -327,38 +329,32 @@ def chart(results: list[dict], path: Path) -> None:
     ]
     results = sorted(results, key=lambda r: r["size"])
     labels = [f"{r['size']:,}" for r in results]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    per_k = [1000 / r["size"] for r in results]  # seconds per 1,000 articles: equal bars = linear growth
+    fig, ax = plt.subplots(figsize=(10, 5))
     bottom = [0.0] * len(results)
     cmap = plt.get_cmap("tab20")
     for k, s in enumerate(stages):
-        vals = [max(r["full"]["stages_s"].get(s, 0.0), 0.0) for r in results]
+        vals = [max(r["full"]["stages_s"].get(s, 0.0), 0.0) * f for r, f in zip(results, per_k)]
         if any(vals):
-            ax.bar(labels, vals, bottom=bottom, label=s, color=cmap(k))
+            ax.bar(labels, vals, bottom=bottom, label=s, color=cmap(k % 20), width=0.5)
             bottom = [b + v for b, v in zip(bottom, vals)]
     x = range(len(results))
-    ax.plot(x, [r["baselines_s"]["regex_floor"] for r in results], "k_", markersize=30, mew=2, label="regex floor")
-    ax.plot(
-        x,
-        [4 * r["baselines_s"]["regex_floor"] for r in results],
-        "r_",
-        markersize=30,
-        mew=2,
-        label="target: 4x regex floor",
-    )
+    floor = [r["baselines_s"]["regex_floor"] * f for r, f in zip(results, per_k)]
+    ax.plot(x, floor, "k_", markersize=40, mew=2, label="regex floor")
+    ax.plot(x, [4 * v for v in floor], "r_", markersize=40, mew=2, label="target: 4x regex floor")
     if all("sklearn_countvectorizer" in r["baselines_s"] for r in results):
         ax.plot(
             x,
-            [r["baselines_s"]["sklearn_countvectorizer"] for r in results],
+            [r["baselines_s"]["sklearn_countvectorizer"] * f for r, f in zip(results, per_k)],
             "b_",
-            markersize=30,
+            markersize=40,
             mew=2,
             label="CountVectorizer",
         )
-    ax.set_yscale("log")
-    ax.set_xlabel("articles")
-    ax.set_ylabel("seconds (log scale)")
-    ax.set_title("mali-partners analyse: time per stage")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax.set_xlabel("corpus size (articles)")
+    ax.set_ylabel("seconds per 1,000 articles")
+    ax.set_title("mali-partners analyse: time per stage, per 1,000 articles (equal bars = linear growth)", fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -145,7 +145,10 @@ def mentions_find(sentences: pd.DataFrame, gaz: Gazetteer, matcher: Matcher | No
     matcher = matcher or matcher_build(gaz)
     rows = []
     for doc_id, sid, start, text in zip(
-        sentences["doc_id"], sentences["sentence_id"], sentences["start"], sentences["text"]
+        sentences["doc_id"].tolist(),
+        sentences["sentence_id"].tolist(),
+        sentences["start"].tolist(),
+        sentences["text"].tolist(),
     ):
         for s, e, al in find_in_text(text, matcher):
             a = gaz.actors[al.actor]
@@ -267,6 +270,15 @@ def textstat_unmatched_names(
     overlapping a mention are skipped.
     Columns: candidate, count, n_docs, example (a sentence). Most frequent first.
     """
+    return unmatched_from_counts(unmatched_counts(sentences, mentions, gaz), min_count)
+
+
+def unmatched_counts(sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
+    """Per article, each unmatched name: doc_id, candidate, count, example (its first sentence there).
+
+    Computed in the per-article step; rows of different articles add up
+    (:func:`unmatched_from_counts`), so the corpus table needs no second pass over the text.
+    """
     taken: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for doc_id, sid, s, e in zip(
         mentions["doc_id"].tolist(),
@@ -277,9 +289,8 @@ def textstat_unmatched_names(
         taken.setdefault((doc_id, sid), []).append((s, e))
     known = {v for a in gaz.actors.values() for al in a.aliases for v in alias_variants(al.alias)}
     stops = stopwords()
-    counts: Counter[str] = Counter()
-    docs: dict[str, set[str]] = {}
-    example: dict[str, str] = {}
+    counts: Counter[tuple[str, str]] = Counter()
+    example: dict[tuple[str, str], str] = {}
     for doc_id, sid, start, text in zip(
         sentences["doc_id"].tolist(),
         sentences["sentence_id"].tolist(),
@@ -302,15 +313,17 @@ def textstat_unmatched_names(
                 continue  # a capital only because it starts the sentence, or a function word
             if all(w.lower() in _CALENDAR for _, w in words) or fold_key(cand) in known:
                 continue
-            counts[cand] += 1
-            docs.setdefault(cand, set()).add(doc_id)
-            example.setdefault(cand, text)
-    rows = [
-        {"candidate": c, "count": n, "n_docs": len(docs[c]), "example": example[c]}
-        for c, n in counts.items()
-        if n >= min_count
-    ]
-    out = pd.DataFrame(rows, columns=["candidate", "count", "n_docs", "example"])
+            counts[(doc_id, cand)] += 1
+            example.setdefault((doc_id, cand), text)
+    rows = [(d, c, n, example[(d, c)]) for (d, c), n in counts.items()]
+    return pd.DataFrame(rows, columns=["doc_id", "candidate", "count", "example"])
+
+
+def unmatched_from_counts(per_doc: pd.DataFrame, min_count: int = 1) -> pd.DataFrame:
+    """The corpus table from per-article counts (in corpus order): summed counts, articles, first example."""
+    g = per_doc.groupby("candidate", sort=False)
+    out = pd.DataFrame({"count": g["count"].sum(), "n_docs": g.size(), "example": g["example"].first()}).reset_index()
+    out = out[out["count"] >= min_count][["candidate", "count", "n_docs", "example"]]
     return out.sort_values(["count", "n_docs", "candidate"], ascending=[False, False, True]).reset_index(drop=True)
 
 

@@ -86,6 +86,40 @@ def mention_token_index(mentions: pd.DataFrame, tokens: pd.DataFrame) -> pd.Seri
     return pd.Series(t_id[j], index=mentions.index, name="token_id")
 
 
+def _merged(token_ids: list[int], window: int) -> list[list[int]]:
+    """The starts of the windows holding one of these (sorted) tokens, as disjoint inclusive intervals.
+
+    >>> _merged([3, 5, 30], 2)
+    [[1, 5], [28, 30]]
+    """
+    iv: list[list[int]] = []
+    for i in token_ids:
+        lo = max(0, i - window)
+        if iv and lo <= iv[-1][1] + 1:
+            iv[-1][1] = max(iv[-1][1], i)
+        else:
+            iv.append([lo, i])
+    return iv
+
+
+def _overlap(x: list[list[int]], y: list[list[int]]) -> int:
+    """Integers in both unions of sorted, disjoint, inclusive intervals.
+
+    >>> _overlap([[0, 4], [8, 9]], [[3, 8]])
+    3
+    """
+    i = j = total = 0
+    while i < len(x) and j < len(y):
+        lo, hi = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+        if hi >= lo:
+            total += hi - lo + 1
+        if x[i][1] < y[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
 def _measures(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
@@ -129,8 +163,9 @@ def textstat_cooccurrence(
         if level in ("sentence", "document"):
             n = n_sent if level == "sentence" else n_doc
             members: dict[tuple, set[str]] = {}
-            keys = zip(m["doc_id"], m["sentence_id"]) if level == "sentence" else ((d,) for d in m["doc_id"])
-            for key, actor in zip(keys, m["actor"]):
+            doc_ids, actors_ = m["doc_id"].tolist(), m["actor"].tolist()
+            keys = zip(doc_ids, m["sentence_id"].tolist()) if level == "sentence" else ((d,) for d in doc_ids)
+            for key, actor in zip(keys, actors_):
                 members.setdefault(key, set()).add(actor)
             per_actor: Counter[str] = Counter(a for acts in members.values() for a in acts)
             pairs: Counter[tuple[str, str]] = Counter()
@@ -151,20 +186,20 @@ def textstat_cooccurrence(
             ]
         else:
             n_tok = len(tokens)
-            mm = m.assign(token_id=mention_token_index(m, tokens))
-            sizes = tokens.groupby("doc_id").size()
+            token_ids = mention_token_index(m, tokens).tolist()
+            # per article and actor, the windows [t, t + k] holding one of its mentions, as merged
+            # intervals of window starts: [i - k, i] for a mention at token i
+            at: dict[str, dict[str, list[int]]] = {}
+            for doc_id, actor, i in zip(m["doc_id"].tolist(), m["actor"].tolist(), token_ids):
+                at.setdefault(doc_id, {}).setdefault(actor, []).append(i)
+            spans = {d: {a: _merged(sorted(ii), window) for a, ii in by_actor.items()} for d, by_actor in at.items()}
             per_actor: Counter[str] = Counter()
             pairs = Counter()
-            for doc_id, grp in mm.groupby("doc_id", sort=False):
-                size = int(sizes[doc_id])
-                covered: dict[str, np.ndarray] = {}
-                for actor, i in zip(grp["actor"], grp["token_id"]):
-                    mask = covered.setdefault(actor, np.zeros(size, dtype=bool))
-                    mask[max(0, i - window) : i + 1] = True  # the windows [t, t + k] that contain token i
-                for actor, mask in covered.items():
-                    per_actor[actor] += int(mask.sum())
+            for covered in spans.values():
+                for actor, iv in covered.items():
+                    per_actor[actor] += sum(b - a + 1 for a, b in iv)
                 for a, b in combinations(sorted(covered), 2):
-                    o = int((covered[a] & covered[b]).sum())
+                    o = _overlap(covered[a], covered[b])
                     if o:
                         pairs[(a, b)] += o
             rows += [
@@ -230,25 +265,29 @@ def textstat_collocates(
     n_tok = len(tokens)
     tok = tokens.reset_index(drop=True)
     in_mention = np.zeros(n_tok, dtype=bool)
-    doc_rows = {d: (g.index.min(), len(g)) for d, g in tok.groupby("doc_id", sort=False)}
+    codes, uniques = pd.factorize(tok["doc_id"])  # each article's tokens sit together
+    firsts = np.searchsorted(codes, np.arange(len(uniques)), side="left")
+    counts = np.bincount(codes, minlength=len(uniques))
+    doc_rows = {d: (int(f), int(c)) for d, f, c in zip(uniques.tolist(), firsts, counts)}
     mid = mention_token_index(mentions, tok)
     mend = mention_token_index(mentions.assign(start=mentions["end"] - 1), tok)
-    for d, s, e in zip(mentions["doc_id"], mid, mend):
+    m_doc = mentions["doc_id"].tolist()
+    for d, s, e in zip(m_doc, mid.tolist(), mend.tolist()):
         base = doc_rows[d][0]
         in_mention[base + s : base + e + 1] = True
     content = (~tok["is_stop"].to_numpy()) & (~in_mention)
-    term_freq = Counter(tok.loc[content, "norm"])
+    term_freq = tok.loc[content, "norm"].value_counts().to_dict()
     frames = []
     for actor in actors:
         family = [actor, *gaz.descendants(actor)] if with_children else [actor]
         sel = mentions["actor"].isin(family)
         slots = np.zeros(n_tok, dtype=bool)
-        for d, s, e in zip(mentions.loc[sel, "doc_id"], mid[sel], mend[sel]):
+        for d, s, e in zip(mentions.loc[sel, "doc_id"].tolist(), mid[sel].tolist(), mend[sel].tolist()):
             base, size = doc_rows[d]
             lo, hi = max(0, s - window), min(size - 1, e + window)
             slots[base + lo : base + hi + 1] = True
         r1 = int(slots.sum())
-        near = Counter(tok.loc[slots & content, "norm"])
+        near = tok.loc[slots & content, "norm"].value_counts().to_dict()
         rows = [
             {"actor": actor, "term": t, "observed": o, "term_freq": term_freq[t]}
             for t, o in near.items()

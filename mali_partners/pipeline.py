@@ -54,6 +54,7 @@ class Analysis:
     terms: pd.DataFrame
     units: pd.DataFrame
     cue_hits: pd.DataFrame
+    unmatched: pd.DataFrame
     gazetteer: Gazetteer
     lexicon: traj.Lexicon
     window: int
@@ -107,6 +108,10 @@ class Analysis:
         """Dated events named by the corpus."""
         return traj.trajectory_events(self.units, self.sentences, self.cue_hits, partners or FOCAL_PARTNERS)
 
+    def unmatched_names(self, min_count: int = 1) -> pd.DataFrame:
+        """Names no alias matched, from the per-article counts (see :func:`actors.textstat_unmatched_names`)."""
+        return act.unmatched_from_counts(self.unmatched, min_count)
+
     def partners(self, min_mentions: int = 1) -> list[str]:
         """Partner roots (not the focal actor) with at least ``min_mentions`` mentions, most mentioned first."""
         m = self.mentions[~self.mentions["root"].eq(self.gazetteer.focal)]
@@ -129,10 +134,10 @@ def inputs_hash(corpus_version: str, gaz: Gazetteer, lex: traj.Lexicon) -> str:
     return h.hexdigest()[:12]
 
 
-DOC_FRAMES = ("docs", "cleaning", "sentences", "tokens", "mentions", "terms", "units", "cue_hits")
+DOC_FRAMES = ("docs", "cleaning", "sentences", "tokens", "mentions", "terms", "units", "cue_hits", "unmatched")
 
 
-STAGES = ("clean", "sentences_tokens", "mentions", "terms", "relations")  # stage names for ``timings``
+STAGES = ("clean", "sentences_tokens", "mentions", "terms", "relations", "unmatched")  # stage names for ``timings``
 
 
 def analyse_document(
@@ -163,10 +168,12 @@ def analyse_document(
     marks.append(time.perf_counter())
     units, hits = traj.relations_score(mentions, sentences, gaz, lex)
     marks.append(time.perf_counter())
+    unmatched = act.unmatched_counts(sentences, mentions, gaz)
+    marks.append(time.perf_counter())
     if timings is not None:
         for name, a, b in zip(STAGES, marks, marks[1:]):
             timings[name] = timings.get(name, 0.0) + (b - a)
-    return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits)))
+    return dict(zip(DOC_FRAMES, (docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched)))
 
 
 def engine_map(
@@ -264,7 +271,7 @@ def run(
         progress=progress,
         stats=stats,
     )
-    docs, cleaning, sentences, tokens, mentions, terms, units, hits = combine(results)
+    docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched = combine(results)
     del results
     docs.attrs["corpus_version"] = cv
     prov = {
@@ -285,7 +292,7 @@ def run(
         prov["skipped"] = [{"file": p.file, "where": p.where, "problem": p.message} for p in skipped]
         if stats is not None:
             stats["skipped"] = [str(p).replace("\n", "\n    ") for p in skipped]
-    return Analysis(docs, cleaning, sentences, tokens, mentions, terms, units, hits, gaz, lex, window, prov)
+    return Analysis(docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched, gaz, lex, window, prov)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -564,7 +571,7 @@ def analysis_tables(an: Analysis) -> dict[str, pd.DataFrame]:
         "mentions": mentions,
         "actor_counts": an.actor_counts(),
         "alias_hits": act.alias_hits(an.mentions, an.gazetteer),
-        "unmatched_names": act.textstat_unmatched_names(an.sentences, an.mentions, an.gazetteer),
+        "unmatched_names": act.unmatched_from_counts(an.unmatched),
         "term_frequency": an.frequency(ngram=[1, 2, 3]),
         "keyness": an.keyness(),
         "cooccurrence": an.cooccurrence(),

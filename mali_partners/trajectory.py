@@ -327,7 +327,12 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
     pub = {d: (lo.date(), hi.date()) for d, lo, hi in zip(docs["doc_id"], docs["date_earliest"], docs["date_latest"])}
     cache: dict[tuple[str, int], list] = {}
     rows = []
-    for doc_id, sid, start, end in zip(mentions["doc_id"], mentions["sentence_id"], mentions["start"], mentions["end"]):
+    for doc_id, sid, start, end in zip(
+        mentions["doc_id"].tolist(),
+        mentions["sentence_id"].tolist(),
+        mentions["start"].tolist(),
+        mentions["end"].tolist(),
+    ):
         lo, hi = pub[doc_id]
         key = (doc_id, sid)
         text, s0 = sent[key]
@@ -769,26 +774,29 @@ def trajectory_events(
     for d, i, w, cue, ps in zip(*cols):
         by_sentence.setdefault((d, i), []).append((abs(w), cue, ps.split("; ")))
     rows = []
-    for r in units.itertuples(index=False):
-        if r.date_source != "in-text" or (partners and r.partner not in partners):
-            continue
-        cand = [(a, cue) for a, cue, ps in by_sentence.get((r.doc_id, r.sentence_id), []) if r.partner in ps]
+    u = units[units["date_source"].eq("in-text")]
+    if partners:
+        u = u[u["partner"].isin(partners)]
+    fields = ["partner", "date_point", "date_earliest", "date_latest", "date_precision", "date_expression", "score"]
+    for rec in zip(u["doc_id"].tolist(), u["sentence_id"].tolist(), *(u[c].tolist() for c in fields)):
+        doc_id, sid, partner, point, lo, hi, precision, expression, score = rec
+        cand = [(a, cue) for a, cue, ps in by_sentence.get((doc_id, sid), []) if partner in ps]
         if not cand:
             continue
         best = max(cand, key=lambda c: c[0])  # the first of the strongest, as a stable sort would give
         rows.append(
             {
-                "partner": r.partner,
-                "date": r.date_point,
-                "date_earliest": r.date_earliest,
-                "date_latest": r.date_latest,
-                "date_precision": r.date_precision,
-                "date_expression": r.date_expression,
+                "partner": partner,
+                "date": point,
+                "date_earliest": lo,
+                "date_latest": hi,
+                "date_precision": precision,
+                "date_expression": expression,
                 "event": best[1],
-                "score": r.score,
-                "doc_id": r.doc_id,
-                "sentence_id": r.sentence_id,
-                "sentence": s[(r.doc_id, r.sentence_id)],
+                "score": score,
+                "doc_id": doc_id,
+                "sentence_id": sid,
+                "sentence": s[(doc_id, sid)],
             }
         )
     out = pd.DataFrame(
