@@ -108,14 +108,6 @@ def hooks(times: dict[str, float]):
             setattr(owner, name, orig)
 
 
-def write_tables(tables: dict[str, pd.DataFrame], out: Path) -> None:
-    """Write the tables as ``analyse_to_dir`` does (CSV and Parquet)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name, df in tables.items():
-        df.to_csv(out / f"{name}.csv", index=False)
-        df.to_parquet(out / f"{name}.parquet", index=False)
-
-
 def baselines(texts: list[str]) -> dict[str, float]:
     """Seconds for the regex floor and for scikit-learn's CountVectorizer on the same texts."""
     out = {}
@@ -151,7 +143,7 @@ def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple
         tables = pl.analysis_tables(an)
     t_tab = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=RESULTS) as tmp:
-        write_tables(tables, Path(tmp) / "tables")
+        pl.write_tables(tables, tmp)
     t_end = time.perf_counter()
     times["write"] = t_end - t_tab
     times["tables_other"] = (t_tab - t_run) - sum(times.get(s, 0.0) for s in TABLE_STAGES)

@@ -95,6 +95,50 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("year_and_year", re.compile(r"\b" + _Y.format("y") + r"\s+(?:and|to|-|–)\s+" + _Y.format("y2") + r"\b")),
     ("year", re.compile(r"(?<![\d,.])" + _Y.format("y") + r"(?![\d,])")),
 ]
+# What each pattern cannot match without (a cheap test run once per sentence): a pattern whose
+# requirement is absent is skipped, which changes no result and saves most regex scans.
+_MONTH_ANY = re.compile(r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+_YEAR_ANY = re.compile(r"(?:19[4-9]|20[0-4])\d")
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "weekday_month_day": ("weekday", "month"),
+    "day_month_year": ("month", "year"),
+    "month_day_year": ("month", "year"),
+    "month_year_and_month_year": ("month", "year"),
+    "month_year": ("month", "year"),
+    "month_of_that_year": ("month",),
+    "day_month": ("month",),
+    "month_day": ("month",),
+    "years_ago": ("ago",),
+    "last_weekday": ("weekday",),
+    "weekday": ("weekday",),
+    "past_period": ("past_or_last",),
+    "recent_period": ("recent",),
+    "year_and_year": ("year",),
+    "year": ("year",),
+}
+
+
+def _present(text: str) -> set[str]:
+    """Which pattern requirements (see ``_NEEDS``) a sentence meets."""
+    low = text.lower()
+    if not text.isascii():  # re.I lets "ſ" and "ı" match s and i
+        low = low.replace("ſ", "s").replace("ı", "i")
+    out = set()
+    if _MONTH_ANY.search(text):
+        out.add("month")
+    if _YEAR_ANY.search(text):
+        out.add("year")
+    if "day" in text:  # every weekday name ends in "day"
+        out.add("weekday")
+    if "ago" in low:
+        out.add("ago")
+    if "past" in low or "last" in low:
+        out.add("past_or_last")
+    if "recent" in low:
+        out.add("recent")
+    return out
+
+
 _SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:[\w’'-]+\s+){0,3}?(?:in\s+)?$", re.I)
 MAX_RANGE_DAYS = 366 * 12  # beyond this a "range" is too vague to place
 
@@ -169,7 +213,10 @@ def resolve(text: str, pub_lo: dt.date, pub_hi: dt.date) -> list[Resolved]:
     taken: list[tuple[int, int]] = []
     out: list[Resolved] = []
     last_year: int | None = None
+    present = _present(text)
     for kind, pat in PATTERNS:
+        if not all(need in present for need in _NEEDS[kind]):
+            continue
         for m in pat.finditer(text):
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):

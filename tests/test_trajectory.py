@@ -882,3 +882,20 @@ def test_a_partner_never_mentioned_gets_a_clear_message(analysis):
     with pytest.raises(InputError) as exc:
         analysis.trajectory(partners=["France", "China"])
     assert "'China' is never mentioned" in exc.value.report()
+
+
+def test_pattern_gates_change_no_date(analysis, monkeypatch):
+    """Skipping the date patterns whose required words are absent gives the same dates as running them all."""
+    from mali_partners import dating
+
+    pub = (dt.date(2022, 1, 1), dt.date(2022, 3, 1))
+    extra = [
+        "On Monday, March 7, 2022 the talks began.",
+        "Two years ago, in recent months and over the past decade, since May of that year.",
+        "THE LAST WEEK, 1999 and 2000 to 2004, 7 Sept.",
+    ]
+    texts = list(analysis.sentences["text"]) + extra
+    gated = [resolve(t, *pub) for t in texts]
+    monkeypatch.setattr(dating, "_present", lambda text: {n for needs in dating._NEEDS.values() for n in needs})
+    assert [resolve(t, *pub) for t in texts] == gated
+    assert any(gated[-3:])  # the extra sentences do have dates
