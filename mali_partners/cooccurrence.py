@@ -108,12 +108,18 @@ def _overlap(x: list[list[int]], y: list[list[int]]) -> int:
     >>> _overlap([[0, 4], [8, 9]], [[3, 8]])
     3
     """
+    if x[-1][1] < y[0][0] or y[-1][1] < x[0][0]:
+        return 0
     i = j = total = 0
-    while i < len(x) and j < len(y):
-        lo, hi = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
+    nx, ny = len(x), len(y)
+    while i < nx and j < ny:
+        a0, a1 = x[i]
+        b0, b1 = y[j]
+        lo = a0 if a0 > b0 else b0
+        hi = a1 if a1 < b1 else b1
         if hi >= lo:
             total += hi - lo + 1
-        if x[i][1] < y[j][1]:
+        if a1 < b1:
             i += 1
         else:
             j += 1

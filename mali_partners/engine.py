@@ -408,7 +408,11 @@ def map_documents(
         old = store.frames
         if kept != set(store.doc_ids):
             old = {name: df[df["doc_id"].isin(kept)] for name, df in old.items()}
-        combined = _in_corpus_order(_concat([old, *fresh]), doc_ids)
+        combined = _concat([old, *fresh])
+        # rows come as: kept articles in store order, then new ones in corpus order; sort only if
+        # that is not already the corpus order (appending articles, the usual case, needs no sort)
+        if [d for d in store.doc_ids if d in kept] + [doc_ids[i] for i in todo] != doc_ids:
+            combined = _in_corpus_order(combined, doc_ids)
     else:
         combined = _concat(fresh)  # analysed in corpus order
     if store is None or todo or store.keys != keys:

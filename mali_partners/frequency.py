@@ -144,15 +144,48 @@ def textstat_frequency(
     n_docs = len(sizes)
     size_arr = sizes.to_numpy()
     frames = []
+    # n-grams as integer keys over the vocabulary (names are joined only for distinct n-grams)
+    t = terms.reset_index(drop=True)
+    codes, vocab = pd.factorize(t["term"])
+    codes = codes.astype(np.int64)
+    vocab_list = [str(v) for v in vocab]
+    v_size = max(len(vocab_list), 1)
+    doc_all = pd.Index(sizes.index).get_indexer(t["doc_id"]).astype(np.int64)
+    sent_all = t["sentence_id"].to_numpy(dtype=np.int64)
     for n in [ngram] if isinstance(ngram, int) else list(ngram):
-        grams = terms_ngrams(terms, n)
-        if grams.empty:
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        if v_size**n >= 2**63:
+            raise ValueError(f"{v_size:,} distinct terms are too many for {n}-gram keys; use a smaller n")
+        m = len(t) - n + 1
+        if m <= 0:
             continue
-        # sparse (term, article) counts: a dense terms x articles matrix does not fit at 10k articles
-        t_code, t_names = pd.factorize(grams["term"], sort=True)
-        d_code = pd.Index(sizes.index).get_indexer(grams["doc_id"])
-        pair, count = np.unique(t_code.astype(np.int64) * n_docs + d_code, return_counts=True)
-        pt, pd_ = pair // n_docs, pair % n_docs
+        ok = np.ones(m, dtype=bool)
+        key = codes[:m].copy()
+        for k in range(1, n):  # runs of n adjacent terms inside one sentence
+            ok &= (doc_all[k : k + m] == doc_all[:m]) & (sent_all[k : k + m] == sent_all[:m])
+            key = key * v_size + codes[k : k + m]
+        key, d_code = key[ok], doc_all[:m][ok]
+        if not len(key):
+            continue
+        # sparse (n-gram, article) counts: a dense terms x articles matrix does not fit at 10k articles
+        order = np.lexsort((d_code, key))
+        key, d_code = key[order], d_code[order]
+        new_pair = np.r_[True, (key[1:] != key[:-1]) | (d_code[1:] != d_code[:-1])]
+        starts = np.flatnonzero(new_pair)
+        count = np.diff(np.r_[starts, len(key)])
+        pair_key, pd_ = key[starts], d_code[starts]
+        new_term = np.r_[True, pair_key[1:] != pair_key[:-1]]
+        pt = np.cumsum(new_term) - 1  # term number of each (term, article) pair
+        term_keys = pair_key[new_term]
+        names = []
+        for tk in term_keys.tolist():
+            parts = []
+            for _ in range(n):
+                tk, c = divmod(tk, v_size)
+                parts.append(vocab_list[c])
+            names.append("_".join(reversed(parts)))
+        t_names = np.array(names, dtype=object)
         k = len(t_names)
         total = np.bincount(pt, weights=count, minlength=k).astype(np.int64)
         dfreq = np.bincount(pt, minlength=k)
@@ -326,9 +359,21 @@ def keyness_actors(
     st, sr = actor_sentences(mentions, gaz, target), actor_sentences(mentions, gaz, reference)
     if overlap == "exclude":
         st, sr = st - sr, sr - st
-    keys = pd.MultiIndex.from_arrays([terms["doc_id"], terms["sentence_id"]])
-    in_t = keys.isin(list(st)) if st else np.zeros(len(terms), dtype=bool)
-    in_r = keys.isin(list(sr)) if sr else np.zeros(len(terms), dtype=bool)
+    # sentences as integer keys (article code, sentence number): one vectorised membership test
+    d_code, d_names = pd.factorize(terms["doc_id"])
+    keys = d_code.astype(np.int64) * 2**32 + terms["sentence_id"].to_numpy(dtype=np.int64)
+    index = pd.Index(d_names)
+
+    def _keys(sents: set[tuple[str, int]]) -> np.ndarray:
+        if not sents:
+            return np.array([], dtype=np.int64)
+        docs_, sids = zip(*sents)
+        code = index.get_indexer(list(docs_)).astype(np.int64)
+        k = code * 2**32 + np.array(sids, dtype=np.int64)
+        return k[code >= 0]  # a sentence with no term has no row to select
+
+    in_t = np.isin(keys, _keys(st))
+    in_r = np.isin(keys, _keys(sr))
     t, r = terms[in_t], terms[in_r]
     if drop_actor_terms:
         names = actor_terms(gaz, [target, reference])
