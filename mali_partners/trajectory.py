@@ -578,7 +578,7 @@ def relations_score(
         for partner in sorted(scores):
             pg = [r for r in grp if r["partner"] == partner]
             fired = scores[partner]
-            score = float(np.clip(sum(w for _, w in fired), -1, 1))
+            score = float(min(1.0, max(-1.0, sum(w for _, w in fired))))
             label = "cooperative" if score > lex.threshold else "conflictual" if score < -lex.threshold else "neutral"
             first = min(pg, key=lambda r: r["start"])
             row = {
