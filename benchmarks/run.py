@@ -349,7 +349,7 @@ def chart(results: list[dict], path: Path) -> None:
     ax.set_xlabel("corpus size (articles)")
     ax.set_ylabel("seconds per 1,000 articles")
     ax.set_title("mali-partners analyse: time per stage, per 1,000 articles (equal bars = linear growth)", fontsize=10)
-    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0), markerscale=0.4)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .gazetteer import Alias, Gazetteer, fold_key
-from .text import stopwords
+from .text import sentence_lookup, stopwords
 
 MENTION_COLUMNS = [
     "doc_id",
@@ -355,15 +355,7 @@ def kwic(
     if alias is not None:
         m = m[m["alias"] == alias]
     # plain Python over lists: a pandas lookup per mention dominated the run time
-    sent = {
-        (d, i): (t, int(s0))
-        for d, i, t, s0 in zip(
-            sentences["doc_id"].tolist(),
-            sentences["sentence_id"].tolist(),
-            sentences["text"].tolist(),
-            sentences["start"].tolist(),
-        )
-    }
+    sent = sentence_lookup(sentences)
     ids = docs["doc_id"].tolist()
     pub = dict(zip(ids, docs["published"].tolist()))
     mid = dict(zip(ids, docs["date_mid"].tolist()))

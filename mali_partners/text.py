@@ -103,6 +103,12 @@ def corpus_sentences(docs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def sentence_lookup(sentences: pd.DataFrame) -> dict[tuple[str, int], tuple[str, int]]:
+    """``(doc_id, sentence_id) -> (text, start)`` for every sentence: the O(1) lookup the per-row steps use."""
+    keys = zip(sentences["doc_id"].tolist(), sentences["sentence_id"].tolist())
+    return dict(zip(keys, zip(sentences["text"].tolist(), [int(x) for x in sentences["start"].tolist()])))
+
+
 def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
     """One row per word token: doc_id, sentence_id, token_id (from 0 in each article), start, end, token, norm, is_stop.
 

@@ -24,6 +24,7 @@ import yaml
 from .dating import date_mention, resolve
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer, yaml_problem
+from .text import sentence_lookup
 
 PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
 CUE_TYPES = ("verbal", "material")
@@ -319,15 +320,7 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
     date_precision (day, month, year, range, publication), date_source (in-text or
     publication), date_expression and date_note.
     """
-    sent = {
-        (d, i): (t, s)
-        for d, i, t, s in zip(
-            sentences["doc_id"].tolist(),
-            sentences["sentence_id"].tolist(),
-            sentences["text"].tolist(),
-            sentences["start"].tolist(),
-        )
-    }
+    sent = sentence_lookup(sentences)
     pub = {d: (lo.date(), hi.date()) for d, lo, hi in zip(docs["doc_id"], docs["date_earliest"], docs["date_latest"])}
     cache: dict[tuple[str, int], list] = {}
     rows = []
@@ -523,15 +516,7 @@ def relations_score(
     m = mentions[keep]
     partner_col = m["root"] if rollup else m["actor"]
     alias_note = {al.alias: al.note for a in gaz.actors.values() for al in a.aliases}
-    sent = {
-        (d, i): (t, s)
-        for d, i, t, s in zip(
-            sentences["doc_id"].tolist(),
-            sentences["sentence_id"].tolist(),
-            sentences["text"].tolist(),
-            sentences["start"].tolist(),
-        )
-    }
+    sent = sentence_lookup(sentences)
     date_cols = [c for c in DATE_COLUMNS if c in m.columns]
     # plain Python over records: per-row pandas access dominated the run time
     groups: dict[tuple[str, int], list[dict]] = {}
@@ -542,7 +527,6 @@ def relations_score(
     unit_rows, hit_rows = [], []
     for (doc_id, sid), grp in groups.items():  # corpus order: articles as given, then sentences
         text, s0 = sent[(doc_id, sid)]
-        s0 = int(s0)
         clauses = _clauses(text)
         cands = []
         for r in grp:
@@ -738,7 +722,7 @@ def trajectory_evidence(
     """
     freq = _check_period(period)
     u = units if partners is None else units[units["partner"].isin(partners)]
-    s = dict(zip(zip(sentences["doc_id"].tolist(), sentences["sentence_id"].tolist()), sentences["text"].tolist()))
+    s = {k: text for k, (text, _) in sentence_lookup(sentences).items()}
     d = docs.set_index("doc_id")
     out = pd.DataFrame(
         {
@@ -772,7 +756,7 @@ def trajectory_events(
     One row per partner, date and event (the first sentence that names it).
     """
     ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
-    s = dict(zip(zip(sentences["doc_id"].tolist(), sentences["sentence_id"].tolist()), sentences["text"].tolist()))
+    s = {k: text for k, (text, _) in sentence_lookup(sentences).items()}
     by_sentence: dict[tuple[str, int], list[tuple[float, str, list[str]]]] = {}
     cols = [ev[c].tolist() for c in ("doc_id", "sentence_id", "weight", "cue", "partner")]
     for d, i, w, cue, ps in zip(*cols):
