@@ -392,6 +392,31 @@ def update_readme(results: list[dict]) -> None:
     README.write_text(f"{head}{MARK_BEGIN}\n{summary_markdown(results)}\n{MARK_END}{tail}", encoding="utf-8")
 
 
+def memory_needed_mb(n: int) -> float | None:
+    """Peak memory (main + workers) for ``n`` articles, extrapolated linearly from the largest measured size below it."""
+    measured = []
+    for f in RESULTS.glob("bench-*.json"):
+        r = json.loads(f.read_text(encoding="utf-8"))
+        if r.get("size", 0) < n and "peak_rss_mb" in r:
+            measured.append(r)
+    if not measured:
+        return None
+    r = max(measured, key=lambda r: r["size"])
+    workers = r.get("workers") or 1
+    return r["peak_rss_mb"]["main"] * n / r["size"] + workers * r["peak_rss_mb"]["worker"]
+
+
+def memory_available_mb() -> float | None:
+    """MemAvailable from /proc/meminfo (Linux), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", type=int, default=[1000], help="corpus sizes in articles (default 1000)")
@@ -402,9 +427,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--verify-full", action="store_true", help="check the incremental tables against a second full run")
     p.add_argument("--progress", action="store_true", default=None, help="progress bar")
+    p.add_argument("--force", action="store_true", help="run a size even when it looks too large for the memory")
     args = p.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
+        need, have = memory_needed_mb(n), memory_available_mb()
+        if not args.force and need is not None and have is not None and need > 0.9 * have:
+            print(
+                f"[{n}] skipped: the analysis would need about {need / 1024:.0f} GB of memory (extrapolated from the "
+                f"largest measured run) and this machine has {have / 1024:.0f} GB available; --force runs it anyway",
+                flush=True,
+            )
+            continue
         res = bench_size(n, args)
         (RESULTS / f"bench-{n}.json").write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"[{n}] wrote {RESULTS / f'bench-{n}.json'}", flush=True)
