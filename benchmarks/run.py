@@ -53,13 +53,7 @@ RESULTS = HERE / "results"
 README = HERE / "README.md"
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations", "unmatched")
-TABLE_STAGES = {
-    "frequency": ("frequency", "keyness"),
-    "cooccurrence": ("cooccurrence", "collocates"),
-    "trajectory": ("trajectory", "evidence", "events"),
-    "actors": ("actor_counts",),
-    "kwic": (),
-}
+TABLE_STAGES = ("frequency", "trajectory", "cooccurrence", "kwic", "actors", "rows")  # pipeline.TABLE_JOBS
 
 
 def _rss_mb() -> dict[str, float]:
@@ -73,8 +67,7 @@ def _rss_mb() -> dict[str, float]:
 
 @contextlib.contextmanager
 def hooks(times: dict[str, float]):
-    """Wrap pipeline functions and Analysis methods with timers that add to ``times``."""
-    from mali_partners import actors as act
+    """Wrap pipeline functions with timers that add to ``times``."""
     from mali_partners import pipeline as pl
 
     patched = []
@@ -95,12 +88,6 @@ def hooks(times: dict[str, float]):
     wrap(pl, "corpus_load", "load_validate")
     wrap(pl, "engine_map", "per_article")
     wrap(pl, "combine", "combine")
-    for stage, methods in TABLE_STAGES.items():
-        for m in methods:
-            wrap(pl.Analysis, m, stage)
-    wrap(act, "alias_hits", "actors")
-    wrap(act, "unmatched_from_counts", "actors")
-    wrap(act, "kwic", "kwic")
     try:
         yield
     finally:
@@ -140,13 +127,18 @@ def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple
             corpus, engine=args.engine, workers=args.workers, cache_dir=cache, progress=args.progress, stats=stats
         )
         t_run = time.perf_counter()
-        tables = pl.analysis_tables(an)
+        jobs: dict[str, float] = {}
+        tables = pl.analysis_tables(an, workers=args.workers, timings=jobs)
     t_tab = time.perf_counter()
+    assert set(jobs) <= set(TABLE_STAGES), "benchmarks.run.TABLE_STAGES must list pipeline.TABLE_JOBS"
     with tempfile.TemporaryDirectory(dir=RESULTS) as tmp:
         pl.write_tables(tables, tmp)
     t_end = time.perf_counter()
     times["write"] = t_end - t_tab
-    times["tables_other"] = (t_tab - t_run) - sum(times.get(s, 0.0) for s in TABLE_STAGES)
+    # the table jobs may run in parallel: split their wall time in proportion to each job's seconds
+    job_total = sum(jobs.values())
+    for s in TABLE_STAGES:
+        times[s] = (t_tab - t_run) * jobs.get(s, 0.0) / job_total if job_total else 0.0
     # split the per-article wall time in proportion to the CPU time of each stage
     cpu = stats.get("stage_seconds", {})
     total_cpu = sum(cpu.values())
@@ -319,7 +311,6 @@ def chart(results: list[dict], path: Path) -> None:
         "combine",
         "run_other",
         *TABLE_STAGES,
-        "tables_other",
         "write",
     ]
     results = sorted(results, key=lambda r: r["size"])
@@ -363,7 +354,7 @@ def summary_markdown(results: list[dict]) -> str:
     ]
     for r in results:
         st = r["full"]["stages_s"]
-        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "tables_other"])
+        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "tables_other"])  # tables_other: older results
         inc = r.get("incremental")
         lines.append(
             f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "

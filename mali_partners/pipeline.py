@@ -545,44 +545,115 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
-def analysis_tables(an: Analysis) -> dict[str, pd.DataFrame]:
-    """Every table of :data:`TABLES`, computed from one analysis, columns in dictionary order."""
-    docs = an.docs.assign(
-        n_chars_raw=an.docs["text_raw"].str.len(),
-        n_chars_clean=an.docs["text"].str.len(),
-        n_sentences=an.docs["doc_id"].map(an.sentences.groupby("doc_id").size()).fillna(0).astype(int),
-        n_tokens=an.docs["doc_id"].map(an.doc_sizes).astype(int),
-        date_earliest=an.docs["date_earliest"].dt.date,
-        date_latest=an.docs["date_latest"].dt.date,
-    )
+TABLE_JOBS: dict[str, tuple[str, ...]] = {
+    # job -> the tables it makes; each job is independent of the others (see analysis_tables)
+    "frequency": ("term_frequency", "keyness"),
+    "trajectory": ("trajectory", "trajectory_evidence", "events"),
+    "cooccurrence": ("cooccurrence", "collocates"),
+    "kwic": ("kwic",),
+    "actors": ("actor_counts", "alias_hits", "unmatched_names"),
+    "rows": ("documents", "cleaning", "sentences", "mentions", "cue_hits"),
+}
+PARALLEL_TABLES_MIN_DOCS = 1000  # smaller corpora: the tables take less than starting processes
+
+
+def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.DataFrame]:
+    """The tables of one job of :data:`TABLE_JOBS`."""
+    if job == "frequency":
+        return {"term_frequency": an.frequency(ngram=[1, 2, 3]), "keyness": an.keyness()}
+    if job == "trajectory":
+        traj_all = an.trajectory(partners=partners)
+        traj_all["period_start"] = traj_all["period_start"].dt.date
+        events = an.events(partners=partners)
+        for c in ("date", "date_earliest", "date_latest"):
+            events[c] = pd.to_datetime(events[c]).dt.date
+        return {"trajectory": traj_all, "trajectory_evidence": an.evidence(partners=partners), "events": events}
+    if job == "cooccurrence":
+        return {"cooccurrence": an.cooccurrence(), "collocates": an.collocates()}
+    if job == "kwic":
+        return {"kwic": act.kwic(an.mentions, an.sentences, an.docs, width=60)}
+    if job == "actors":
+        return {
+            "actor_counts": an.actor_counts(),
+            "alias_hits": act.alias_hits(an.mentions, an.gazetteer),
+            "unmatched_names": an.unmatched_names(),
+        }
+    if job == "rows":
+        docs = an.docs.assign(
+            n_chars_raw=an.docs["text_raw"].str.len(),
+            n_chars_clean=an.docs["text"].str.len(),
+            n_sentences=an.docs["doc_id"].map(an.sentences.groupby("doc_id").size()).fillna(0).astype(int),
+            n_tokens=an.docs["doc_id"].map(an.doc_sizes).astype(int),
+            date_earliest=an.docs["date_earliest"].dt.date,
+            date_latest=an.docs["date_latest"].dt.date,
+        )
+        mentions = an.mentions.copy()
+        for c in ("date_earliest", "date_latest", "date_point"):
+            mentions[c] = mentions[c].dt.date
+        return {
+            "documents": docs,
+            "cleaning": an.cleaning,
+            "sentences": an.sentences,
+            "mentions": mentions,
+            "cue_hits": an.cue_hits,
+        }
+    raise ValueError(f"unknown table job {job!r}")
+
+
+_FORKED: Analysis | None = None  # the analysis a forked table worker inherits (never pickled)
+
+
+def _forked_job(job: str, partners: list[str]) -> tuple[dict[str, pd.DataFrame], float]:
+    assert _FORKED is not None
+    t = time.perf_counter()
+    out = _table_job(_FORKED, job, partners)
+    return out, time.perf_counter() - t
+
+
+def analysis_tables(
+    an: Analysis, workers: int | None = None, timings: dict[str, float] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`TABLES`, computed from one analysis, columns in dictionary order.
+
+    The jobs of :data:`TABLE_JOBS` are independent: for a corpus of at least
+    :data:`PARALLEL_TABLES_MIN_DOCS` articles they run on ``workers`` forked processes
+    (default: every core; they inherit the analysis, nothing large is copied to them),
+    otherwise one after the other. The tables are the same either way (tested). With
+    ``timings``, the seconds each job took are added to it (used by the benchmarks).
+    """
+    global _FORKED
+    import multiprocessing as mp
+
     partners = an.partners()
-    mentions = an.mentions.copy()
-    for c in ("date_earliest", "date_latest", "date_point"):
-        mentions[c] = mentions[c].dt.date
-    traj_all = an.trajectory(partners=partners)
-    traj_all["period_start"] = traj_all["period_start"].dt.date
-    events = an.events(partners=partners)
-    for c in ("date", "date_earliest", "date_latest"):
-        events[c] = pd.to_datetime(events[c]).dt.date
-    out = {
-        "documents": docs,
-        "cleaning": an.cleaning,
-        "sentences": an.sentences,
-        "mentions": mentions,
-        "actor_counts": an.actor_counts(),
-        "alias_hits": act.alias_hits(an.mentions, an.gazetteer),
-        "unmatched_names": act.unmatched_from_counts(an.unmatched),
-        "term_frequency": an.frequency(ngram=[1, 2, 3]),
-        "keyness": an.keyness(),
-        "cooccurrence": an.cooccurrence(),
-        "collocates": an.collocates(),
-        "kwic": act.kwic(an.mentions, an.sentences, an.docs, width=60),
-        "cue_hits": an.cue_hits,
-        "trajectory": traj_all,
-        "trajectory_evidence": an.evidence(partners=partners),
-        "events": events,
-    }
-    return {name: df[list(TABLES[name][1])] for name, df in out.items()}
+    workers = int(workers) if workers is not None else (os.cpu_count() or 1)
+    parallel = workers > 1 and len(an.docs) >= PARALLEL_TABLES_MIN_DOCS and "fork" in mp.get_all_start_methods()
+    out: dict[str, pd.DataFrame] = {}
+    seconds: dict[str, float] = {}
+    if parallel:
+        from concurrent.futures import ProcessPoolExecutor
+
+        _FORKED = an
+        try:
+            heavy = [j for j in TABLE_JOBS if j != "rows"]
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                futs = {j: pool.submit(_forked_job, j, partners) for j in heavy}
+                t = time.perf_counter()
+                out.update(_table_job(an, "rows", partners))  # cheap: here, while the workers run
+                seconds["rows"] = time.perf_counter() - t
+                for j, fut in futs.items():
+                    tables, seconds[j] = fut.result()
+                    out.update(tables)
+        finally:
+            _FORKED = None
+    else:
+        for j in TABLE_JOBS:
+            t = time.perf_counter()
+            out.update(_table_job(an, j, partners))
+            seconds[j] = time.perf_counter() - t
+    if timings is not None:
+        for j, v in seconds.items():
+            timings[j] = timings.get(j, 0.0) + v
+    return {name: out[name][list(TABLES[name][1])] for name in TABLES}
 
 
 def analyse_to_dir(
@@ -595,7 +666,7 @@ def analyse_to_dir(
     ``run_kw`` (engine, workers, scheduler, cache_dir, progress, skip_invalid, stats) go to :func:`run`.
     """
     an = run(corpus_dir, gazetteer, lexicon, window, **run_kw)
-    tables = analysis_tables(an)
+    tables = analysis_tables(an, workers=run_kw.get("workers"))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(

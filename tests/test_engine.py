@@ -78,6 +78,21 @@ def test_chunked_step_gives_the_rows_of_its_articles_one_by_one(synthetic):
         pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), obj=name)
 
 
+def test_parallel_tables_match_sequential(synthetic, monkeypatch):
+    """The corpus-level table jobs give the same tables on forked workers as one after the other."""
+    an = pl.run(synthetic, workers=1)
+    sequential_times: dict = {}
+    sequential = pl.analysis_tables(an, workers=1, timings=sequential_times)
+    monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
+    parallel_times: dict = {}
+    parallel = pl.analysis_tables(an, workers=2, timings=parallel_times)
+    assert list(parallel) == list(sequential) == list(pl.TABLES)
+    for name in sequential:
+        pd.testing.assert_frame_equal(parallel[name], sequential[name], obj=name)
+    assert set(parallel_times) == set(sequential_times) == set(pl.TABLE_JOBS)
+    assert {t for job in pl.TABLE_JOBS.values() for t in job} == set(pl.TABLES)  # every table made by one job
+
+
 def test_chunks_cover_every_article_once():
     for n, w in [(1, 1), (49, 2), (120, 2), (1001, 2), (100_000, 8)]:
         spans = eng._chunks(n, w)
