@@ -8,14 +8,14 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    ``Counter`` (the *regex floor*: reading every character once) and scikit-learn's
    ``CountVectorizer().fit_transform``;
 2. **the full analysis** exactly as ``mali-partners analyse`` runs it: ``pipeline.run``
-   (with a fresh per-article cache, so every article is analysed and cached), then
-   ``pipeline.analysis_tables``, then writing every table as CSV and Parquet. Stages are
-   timed by hooks wrapped around the pipeline's own functions for the duration of the
-   run (nothing is re-implemented): ``corpus_load`` (load+validate), ``engine_map`` (the
-   per-article step, split into clean / sentences+tokens / mentions / terms / relations
-   in proportion to the CPU seconds :func:`mali_partners.engine.analyse_document_timed`
-   measures in the workers), ``combine``, and the ``Analysis`` methods behind each table
-   (frequency, co-occurrence, trajectory, actors);
+   (with an empty cache, so every article is analysed and the cache store written), then
+   ``pipeline.analysis_tables``, then ``pipeline.write_tables``. Stages are timed by hooks
+   wrapped around the pipeline's own functions for the duration of the run (nothing is
+   re-implemented): ``corpus_load`` (load+validate), ``engine_map`` (the per-article step,
+   split into clean / sentences+tokens / mentions / terms / relations / unmatched in
+   proportion to the CPU seconds ``pipeline.analyse_document`` reports from the workers),
+   ``combine``, and the table jobs (frequency, trajectory, co-occurrence, KWIC, actors,
+   rows) in proportion to the seconds ``analysis_tables`` reports for each;
 3. **an incremental run**: one article is added (to a copy of the corpus made of hard
    links) and the analysis rerun with the cache of step 2: only that article is analysed.
    Its tables are compared with a reference computed without the disk cache (the per-
