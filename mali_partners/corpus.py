@@ -299,7 +299,10 @@ def check(raw: RawCorpus) -> list[Problem]:
                     )
                 )
             seen_files.setdefault(fname, line)
-            target = (raw.root / fname).resolve()
+            plain = "/" not in fname and "\\" not in fname and fname not in (".", "..")
+            path = raw.root / fname
+            # a bare file name stays in the folder unless it is a symbolic link: resolve only then
+            target = root_resolved / fname if plain and not path.is_symlink() else path.resolve()
             if Path(fname).is_absolute() or root_resolved not in target.parents:
                 problems.append(
                     Problem(

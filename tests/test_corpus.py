@@ -211,6 +211,15 @@ def file_outside_corpus(c: Path) -> tuple[int, list[str]]:
     return 1, [MANIFEST, "line 7 (id 005)", "'../x.txt' points outside the corpus folder"]
 
 
+def symlink_outside_corpus(c: Path) -> tuple[int, list[str]]:
+    (c.parent / "secret.txt").write_text(ARTICLE, encoding="utf-8")
+    (c / "link.txt").symlink_to(c.parent / "secret.txt")  # a bare name that still leads outside
+    append_row(
+        c, id="005", file="link.txt", title="T", source="S", published="2024", date_precision="year", date_basis='"q"'
+    )
+    return 1, [MANIFEST, "line 7 (id 005)", "'link.txt' points outside the corpus folder"]
+
+
 BREAKERS: list[Callable[[Path], tuple[int, list[str]]]] = [
     orphan_text_file,
     row_file_missing,
@@ -230,6 +239,7 @@ BREAKERS: list[Callable[[Path], tuple[int, list[str]]]] = [
     header_missing,
     semicolon_delimited,
     file_outside_corpus,
+    symlink_outside_corpus,
 ]
 
 
