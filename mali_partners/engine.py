@@ -16,12 +16,14 @@ engine:
 Documents are analysed in chunks (one call of the per-article step per chunk): the step
 is the same for one article or many, and a chunk pays pandas' per-call cost once.
 
-With ``cache_dir`` the frames of the last run are kept on disk in one *store* per
-configuration, with every article's key: a hash over its raw text, its manifest row and
-the configuration (gazetteer, lexicon, stopwords, abbreviations, package version and
-source code). A rerun reuses the rows of every article whose key is in the store and
-analyses only new or changed articles. The corpus-level steps (frequency, co-occurrence,
-trajectory) are recomputed from the combined frames.
+With ``cache_dir`` the frames of a corpus folder's last run are kept on disk in one
+*store* (per folder and configuration), with every article's key: a hash over its raw
+text, its manifest row and the configuration (gazetteer, lexicon, stopwords,
+abbreviations, package version and source code). A rerun reuses the rows of every article
+whose key is in the store and analyses only new or changed articles; a folder with no
+store of its own (copied, renamed) uses the store that shares most of its keys. The
+corpus-level steps (frequency, co-occurrence, trajectory) are recomputed from the
+combined frames.
 
 :func:`corpus_load_valid` loads only the articles without problems, for
 ``mali-partners analyse --skip-invalid``.
@@ -124,13 +126,17 @@ def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
     return keys
 
 
-def _store_dir(cache_dir: str | os.PathLike[str], cfg: str) -> Path:
-    return Path(cache_dir) / f"store-{cfg[:20]}"
+MAX_STORES = 8  # per configuration: one per corpus folder analysed with this cache, the newest kept
+
+
+def _store_dir(cache_dir: str | os.PathLike[str], cfg: str, corpus: str) -> Path:
+    where = hashlib.sha256(corpus.encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"store-{cfg[:20]}-{where}"
 
 
 @dataclass
 class Store:
-    """The frames of the articles analysed by the last run under one configuration.
+    """The frames of the articles of one corpus folder's last run under one configuration.
 
     ``keys`` and ``doc_ids`` list those articles in order; the frames hold their rows. An
     article's key covers its text, its manifest row (so its doc_id) and the configuration,
@@ -142,27 +148,54 @@ class Store:
     frames: Result
 
 
-def store_load(cache_dir: str | os.PathLike[str], cfg: str) -> Store | None:
-    """The stored frames for configuration ``cfg``, or None (missing, unreadable or foreign: recompute)."""
-    root = _store_dir(cache_dir, cfg)
+def _read_index(root: Path) -> dict | None:
     try:
         index = json.loads((root / "index.json").read_text("utf-8"))
-        if index.get("format") != CACHE_FORMAT:
+    except (OSError, ValueError):
+        return None
+    return index if isinstance(index, dict) and index.get("format") == CACHE_FORMAT else None
+
+
+def store_load(
+    cache_dir: str | os.PathLike[str], cfg: str, corpus: str = "", keys: list[str] | None = None
+) -> Store | None:
+    """The stored frames that serve this corpus best, or None (missing, unreadable: recompute).
+
+    The store of the same corpus folder when there is one; otherwise (a copied or renamed
+    folder, a first run) the store of this configuration sharing the most article keys.
+    """
+    own = _store_dir(cache_dir, cfg, corpus)
+    candidates = [own] if (own / "index.json").is_file() else []
+    if not candidates and keys:
+        wanted, best, best_n = set(keys), None, 0
+        for root in Path(cache_dir).glob(f"store-{cfg[:20]}-*"):
+            index = _read_index(root)
+            n = len(wanted.intersection(index["keys"])) if index else 0
+            if n > best_n:
+                best, best_n = root, n
+        candidates = [best] if best is not None else []
+    for root in candidates:
+        index = _read_index(root)
+        if index is None:
             return None
-        frames = {}
-        for name in index["frames"]:
-            with (root / f"{name}.pkl").open("rb") as fh:
-                frames[name] = pickle.load(fh)
+        try:
+            frames = {}
+            for name in index["frames"]:
+                with (root / f"{name}.pkl").open("rb") as fh:
+                    frames[name] = pickle.load(fh)
+        except Exception:  # a truncated or foreign file: recompute everything
+            return None
         return Store(list(index["keys"]), list(index["doc_ids"]), frames)
-    except FileNotFoundError:
-        return None
-    except Exception:  # a truncated or foreign file: recompute everything
-        return None
+    return None
 
 
-def store_save(cache_dir: str | os.PathLike[str], cfg: str, store: Store) -> None:
-    """Write the store atomically: a temporary folder renamed over the old one; other configurations' stores are removed."""
-    root = _store_dir(cache_dir, cfg)
+def store_save(cache_dir: str | os.PathLike[str], cfg: str, store: Store, corpus: str = "") -> None:
+    """Write this corpus folder's store atomically (a temporary folder renamed over the old one).
+
+    Stores of other configurations are removed (they can never be hit again), and of this
+    configuration only the :data:`MAX_STORES` newest are kept.
+    """
+    root = _store_dir(cache_dir, cfg, corpus)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
@@ -179,9 +212,14 @@ def store_save(cache_dir: str | os.PathLike[str], cfg: str, store: Store) -> Non
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for other in root.parent.glob("store-*"):  # stores of an older configuration can never be hit again
-        if other != root:
+    same = []
+    for other in root.parent.glob("store-*"):
+        if not other.name.startswith(f"store-{cfg[:20]}-"):
             shutil.rmtree(other, ignore_errors=True)
+        elif other != root:
+            same.append(other)
+    for other in sorted(same, key=lambda p: p.stat().st_mtime, reverse=True)[MAX_STORES - 1 :]:
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def default_cache_dir(corpus_dir: str | os.PathLike[str]) -> Path:
@@ -382,7 +420,8 @@ def map_documents(
     doc_ids = [str(d) for d in docs["doc_id"].tolist()]
     cfg = config_hash(gaz, lex) if cache_dir is not None else ""
     keys = article_keys(docs, cfg) if cache_dir is not None else []
-    store = store_load(cache_dir, cfg) if cache_dir is not None else None
+    corpus = str(Path(docs.attrs["corpus_dir"]).resolve()) if docs.attrs.get("corpus_dir") else ""
+    store = store_load(cache_dir, cfg, corpus, keys) if cache_dir is not None else None
     stored = set(store.keys) if store is not None else set()
     todo = [i for i in range(n) if not keys or keys[i] not in stored]
     stats.update(n_articles=n, n_cached=n - len(todo), n_analysed=len(todo), analysed_ids=[doc_ids[i] for i in todo])
@@ -415,8 +454,8 @@ def map_documents(
             combined = _in_corpus_order(combined, doc_ids)
     else:
         combined = _concat(fresh)  # analysed in corpus order
-    if store is None or todo or store.keys != keys:
-        store_save(cache_dir, cfg, Store(keys, doc_ids, combined))
+    if store is None or todo or store.keys != keys or not _store_dir(cache_dir, cfg, corpus).is_dir():
+        store_save(cache_dir, cfg, Store(keys, doc_ids, combined), corpus)
     return [combined]
 
 

@@ -179,6 +179,21 @@ def test_cache_reuses_articles_after_an_edit_a_removal_and_an_insertion(corpus_c
     assert_tables_equal(an, pl.run(corpus_copy))
 
 
+def test_two_corpora_sharing_a_cache_keep_their_stores(corpus_copy, tmp_path, synthetic):
+    """Alternating between two corpus folders re-analyses nothing; a copied folder reuses the original's rows."""
+    cache = tmp_path / "cache"
+    pl.run(corpus_copy, cache_dir=cache)
+    pl.run(synthetic, cache_dir=cache)
+    back: dict = {}
+    pl.run(corpus_copy, cache_dir=cache, stats=back)
+    assert back["n_cached"] == 5 and back["n_analysed"] == 0
+    copy = Path(shutil.copytree(corpus_copy, tmp_path / "elsewhere"))
+    moved: dict = {}
+    pl.run(copy, cache_dir=cache, stats=moved)
+    assert moved["n_cached"] == 5 and moved["n_analysed"] == 0
+    assert len(list(cache.glob("store-*/index.json"))) == 3
+
+
 def _corrupt(corpus: Path) -> tuple[str, str]:
     files = sorted(p.name for p in corpus.glob("*.txt"))
     (corpus / files[1]).write_bytes(b"caf\xe9 au lait, " * 20)
