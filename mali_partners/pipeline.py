@@ -260,6 +260,7 @@ def run(
         raise InputError(problems, "inputs")
     assert docs is not None and gaz is not None and lex is not None
     cv = docs.attrs["corpus_version"]
+    attrs = dict(docs.attrs)  # this load's corpus_version and corpus_dir (cached frames carry an older run's)
     results = engine_map(
         docs,
         gaz,
@@ -273,7 +274,7 @@ def run(
     )
     docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched = combine(results)
     del results
-    docs.attrs["corpus_version"] = cv
+    docs.attrs.update(attrs)
     prov = {
         "corpus_dir": str(corpus_dir),
         "corpus_version": cv,
