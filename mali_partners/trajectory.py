@@ -119,7 +119,6 @@ class Lexicon:
     path: str
     _neg: re.Pattern[str] = field(init=False, repr=False)
     _mod: re.Pattern[str] = field(init=False, repr=False)
-    _longest_first: list[Cue] = field(init=False, repr=False)
     _triggers: list[tuple[Cue, re.Pattern[str] | None]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,9 +131,8 @@ class Lexicon:
         # Longest pattern first (a longer cue wins an overlap), each with the literal prefixes its
         # matches must contain (lower-cased): a cue whose prefixes are all absent from a sentence
         # cannot match, and its regex is not run.
-        self._longest_first = sorted(self.cues, key=lambda c: -len(c.pattern.pattern))
         self._triggers = []
-        for c in self._longest_first:
+        for c in sorted(self.cues, key=lambda c: -len(c.pattern.pattern)):
             pre = _literal_prefixes(c.pattern.pattern)
             trigger = None if "" in pre else re.compile("|".join(re.escape(p) for p in pre))
             self._triggers.append((c, trigger))  # None: no literal start, always run the cue
@@ -722,7 +720,7 @@ def trajectory_evidence(
     """
     freq = _check_period(period)
     u = units if partners is None else units[units["partner"].isin(partners)]
-    s = {k: text for k, (text, _) in sentence_lookup(sentences).items()}
+    s = sentence_lookup(sentences)
     d = docs.set_index("doc_id")
     out = pd.DataFrame(
         {
@@ -740,7 +738,7 @@ def trajectory_evidence(
             "label": u["label"],
             "n_cues": u["n_cues"],
             "cues": u["cues"],
-            "sentence": [s[(a, b)] for a, b in zip(u["doc_id"].tolist(), u["sentence_id"].tolist())],
+            "sentence": [s[(a, b)][0] for a, b in zip(u["doc_id"].tolist(), u["sentence_id"].tolist())],
         }
     )
     return out.sort_values(["partner", "period", "doc_id", "sentence_id"]).reset_index(drop=True)
@@ -756,7 +754,7 @@ def trajectory_events(
     One row per partner, date and event (the first sentence that names it).
     """
     ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
-    s = {k: text for k, (text, _) in sentence_lookup(sentences).items()}
+    s = sentence_lookup(sentences)
     by_sentence: dict[tuple[str, int], list[tuple[float, str, list[str]]]] = {}
     cols = [ev[c].tolist() for c in ("doc_id", "sentence_id", "weight", "cue", "partner")]
     for d, i, w, cue, ps in zip(*cols):
@@ -784,7 +782,7 @@ def trajectory_events(
                 "score": score,
                 "doc_id": doc_id,
                 "sentence_id": sid,
-                "sentence": s[(doc_id, sid)],
+                "sentence": s[(doc_id, sid)][0],
             }
         )
     out = pd.DataFrame(
