@@ -65,15 +65,6 @@ Result = dict[str, pd.DataFrame]
 # ----------------------------------------------------------------------------- per-article step
 
 
-def analyse_document_timed(
-    doc: pd.DataFrame, gaz, lex, matcher=None, timings: dict[str, float] | None = None
-) -> Result:
-    """:func:`pipeline.analyse_document` with its stage timings added to ``timings`` (for the benchmarks)."""
-    from .pipeline import analyse_document
-
-    return analyse_document(doc, gaz, lex, matcher, {} if timings is None else timings)
-
-
 def analyse_chunk(chunk: pd.DataFrame, gaz, lex, timed: bool = False) -> tuple[Result, dict[str, float]]:
     """Analyse the articles of ``chunk`` (a slice of the corpus frame) in one call, in order.
 

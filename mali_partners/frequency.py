@@ -75,34 +75,6 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "position", "term", "surface"])
 
 
-def terms_ngrams(terms: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Runs of ``n`` adjacent terms within a sentence, joined by ``_`` (n=1 returns the terms).
-
-    ``terms`` holds each sentence's terms together and in order, as :func:`tokens_terms`
-    makes them; the n-grams are built column-wise (row i joined with rows i+1 .. i+n-1
-    when all are in the same sentence).
-    """
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    if n == 1:
-        return terms[["doc_id", "sentence_id", "term"]].copy()
-    t = terms.reset_index(drop=True)
-    m = len(t) - n + 1
-    if m <= 0:
-        return pd.DataFrame({"doc_id": [], "sentence_id": [], "term": []}).astype(
-            {"doc_id": t["doc_id"].dtype, "sentence_id": t["sentence_id"].dtype, "term": t["term"].dtype}
-        )
-    doc = pd.factorize(t["doc_id"])[0]
-    sid = t["sentence_id"].to_numpy()
-    ok = np.ones(m, dtype=bool)
-    gram = t["term"].iloc[:m].reset_index(drop=True)
-    for k in range(1, n):
-        ok &= (doc[k : k + m] == doc[:m]) & (sid[k : k + m] == sid[:m])
-        gram = gram + "_" + t["term"].iloc[k : k + m].reset_index(drop=True)
-    out = pd.DataFrame({"doc_id": t["doc_id"].iloc[:m].to_numpy(), "sentence_id": sid[:m], "term": gram})
-    return out[ok].reset_index(drop=True)
-
-
 def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
     """Juilland's D over parts of unequal size: 1 - (sd / mean of relative frequencies) / sqrt(parts - 1).
 

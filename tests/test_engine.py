@@ -41,7 +41,7 @@ def test_timed_step_matches_analyse_document(seeds_dir):
     gaz, lex = pl.gazetteer_load(None), pl.traj.lexicon_load(None)
     timings: dict[str, float] = {}
     a = pl.analyse_document(docs.iloc[[1]], gaz, lex)
-    b = eng.analyse_document_timed(docs.iloc[[1]], gaz, lex, None, timings)
+    b = pl.analyse_document(docs.iloc[[1]], gaz, lex, timings=timings)
     for name in pl.DOC_FRAMES:
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
     assert set(timings) == set(pl.STAGES)
