@@ -61,29 +61,37 @@ def _check_window(window: int) -> None:
         )
 
 
+def _token_rows(tokens: pd.DataFrame, doc_ids, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of ``tokens`` at character ``offsets`` of articles ``doc_ids``, with each article's first and last row.
+
+    An offset between tokens takes the next token of its article (the last one at the end).
+    Vectorised: one sorted key (article, start) over all tokens, one binary search per
+    offset; ``tokens`` must hold each article's tokens together, in text order.
+    """
+    codes, uniques = pd.factorize(tokens["doc_id"])
+    t_start = tokens["start"].to_numpy(dtype=np.int64)
+    t_end = tokens["end"].to_numpy(dtype=np.int64)
+    shift = np.int64(1) << np.int64(40)
+    t_key = codes.astype(np.int64) * shift + t_start
+    m_code = pd.Index(uniques).get_indexer(doc_ids).astype(np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    i = np.searchsorted(t_key, m_code * shift + offsets, side="right") - 1
+    first = np.searchsorted(codes, np.arange(len(uniques)), side="left")[m_code]
+    last = np.searchsorted(codes, np.arange(len(uniques)), side="right")[m_code] - 1
+    outside = (i < first) | (offsets >= t_end[np.maximum(i, 0)])
+    return np.where(outside, np.minimum(np.maximum(i + 1, first), last), i), first, last
+
+
 def mention_token_index(mentions: pd.DataFrame, tokens: pd.DataFrame) -> pd.Series:
     """The index (``token_id``) of the token where each mention starts, within its article.
 
     A mention starting between tokens takes the next token of its article (the last one at
-    the end). Vectorised: one sorted key (article, start) over all tokens, one binary search
-    per mention; ``tokens`` must hold each article's tokens together, in text order.
+    the end); ``tokens`` must hold each article's tokens together, in text order.
     """
     if mentions.empty:
         return pd.Series([], index=mentions.index, name="token_id", dtype="int64")
-    codes, uniques = pd.factorize(tokens["doc_id"])
-    t_start = tokens["start"].to_numpy(dtype=np.int64)
-    t_end = tokens["end"].to_numpy(dtype=np.int64)
-    t_id = tokens["token_id"].to_numpy()
-    shift = np.int64(1) << np.int64(40)
-    t_key = codes.astype(np.int64) * shift + t_start
-    m_code = pd.Index(uniques).get_indexer(mentions["doc_id"]).astype(np.int64)
-    m_start = mentions["start"].to_numpy(dtype=np.int64)
-    i = np.searchsorted(t_key, m_code * shift + m_start, side="right") - 1
-    last = np.searchsorted(codes, np.arange(len(uniques)), side="right") - 1  # last token of each article
-    first = np.searchsorted(codes, np.arange(len(uniques)), side="left")
-    outside = (i < first[m_code]) | (m_start >= t_end[np.maximum(i, 0)])
-    j = np.where(outside, np.minimum(np.maximum(i + 1, first[m_code]), last[m_code]), i)
-    return pd.Series(t_id[j], index=mentions.index, name="token_id")
+    rows, _, _ = _token_rows(tokens, mentions["doc_id"], mentions["start"].to_numpy())
+    return pd.Series(tokens["token_id"].to_numpy()[rows], index=mentions.index, name="token_id")
 
 
 def _merged(token_ids: list[int], window: int) -> list[list[int]]:
@@ -271,27 +279,25 @@ def textstat_collocates(
     n_tok = len(tokens)
     tok = tokens.reset_index(drop=True)
     in_mention = np.zeros(n_tok, dtype=bool)
-    codes, uniques = pd.factorize(tok["doc_id"])  # each article's tokens sit together
-    firsts = np.searchsorted(codes, np.arange(len(uniques)), side="left")
-    counts = np.bincount(codes, minlength=len(uniques))
-    doc_rows = {d: (int(f), int(c)) for d, f, c in zip(uniques.tolist(), firsts, counts)}
-    mid = mention_token_index(mentions, tok)
-    mend = mention_token_index(mentions.assign(start=mentions["end"] - 1), tok)
-    m_doc = mentions["doc_id"].tolist()
-    for d, s, e in zip(m_doc, mid.tolist(), mend.tolist()):
-        base = doc_rows[d][0]
-        in_mention[base + s : base + e + 1] = True
+    m = len(mentions)
+    # token rows of each mention's first and last character (one lookup for both), and its article's rows
+    at, first, last = _token_rows(
+        tok,
+        pd.concat([mentions["doc_id"], mentions["doc_id"]]),
+        np.r_[mentions["start"].to_numpy(), mentions["end"].to_numpy() - 1],
+    )
+    m_start, m_end, first, last = at[:m], at[m:], first[:m], last[:m]
+    for s, e in zip(m_start.tolist(), m_end.tolist()):
+        in_mention[s : e + 1] = True
     content = (~tok["is_stop"].to_numpy()) & (~in_mention)
     term_freq = tok.loc[content, "norm"].value_counts().to_dict()
     frames = []
     for actor in actors:
         family = [actor, *gaz.descendants(actor)] if with_children else [actor]
-        sel = mentions["actor"].isin(family)
+        sel = mentions["actor"].isin(family).to_numpy()
         slots = np.zeros(n_tok, dtype=bool)
-        for d, s, e in zip(mentions.loc[sel, "doc_id"].tolist(), mid[sel].tolist(), mend[sel].tolist()):
-            base, size = doc_rows[d]
-            lo, hi = max(0, s - window), min(size - 1, e + window)
-            slots[base + lo : base + hi + 1] = True
+        for s, e, lo, hi in zip(m_start[sel].tolist(), m_end[sel].tolist(), first[sel].tolist(), last[sel].tolist()):
+            slots[max(lo, s - window) : min(hi, e + window) + 1] = True
         r1 = int(slots.sum())
         near = tok.loc[slots & content, "norm"].value_counts().to_dict()
         rows = [
