@@ -78,23 +78,14 @@ def mention_scores(an: Analysis, gold_path: str | os.PathLike[str]) -> dict:
         if lenient:
             errs = [
                 {
-                    "error": "matched, not in gold",
-                    "doc_id": pred.at[i, "doc_id"],
-                    "surface": pred.at[i, "surface"],
-                    "actor": pred.at[i, "actor"],
-                    "sentence": _sentence_of(an.sentences, pred.at[i, "doc_id"], pred.at[i, "start"]),
+                    "error": error,
+                    "doc_id": frame.at[i, "doc_id"],
+                    "surface": frame.at[i, "surface"],
+                    "actor": frame.at[i, "actor"],
+                    "sentence": _sentence_of(an.sentences, frame.at[i, "doc_id"], frame.at[i, "start"]),
                 }
-                for i in fp
-            ]
-            errs += [
-                {
-                    "error": "in gold, not matched",
-                    "doc_id": g.at[j, "doc_id"],
-                    "surface": g.at[j, "surface"],
-                    "actor": g.at[j, "actor"],
-                    "sentence": _sentence_of(an.sentences, g.at[j, "doc_id"], g.at[j, "start"]),
-                }
-                for j in fn
+                for error, frame, rows in (("matched, not in gold", pred, fp), ("in gold, not matched", g, fn))
+                for i in rows
             ]
             out["errors"] = pd.DataFrame(errs, columns=["error", "doc_id", "surface", "actor", "sentence"])
     return out
