@@ -9,16 +9,17 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    ``CountVectorizer().fit_transform``;
 2. **the full analysis** exactly as ``mali-partners analyse`` runs it: ``pipeline.run``
    (with an empty cache, so every article is analysed and the cache store written), then
-   ``pipeline.analysis_tables``, then ``pipeline.write_tables``. Stages are timed by hooks
+   ``pipeline.analysis_tables_write`` (each table job computes and writes its tables).
+   Stages are timed by hooks
    wrapped around the pipeline's own functions for the duration of the run (nothing is
    re-implemented): ``corpus_load`` (load+validate), ``engine_map`` (the per-article step,
    split into clean / sentences+tokens / mentions / terms / relations / unmatched in
    proportion to the CPU seconds ``pipeline.analyse_document`` reports from the workers),
    ``combine``, and the table jobs (frequency, trajectory, co-occurrence, KWIC, actors,
-   rows) in proportion to the seconds ``analysis_tables`` reports for each;
+   rows) and writing, in proportion to the seconds ``analysis_tables_write`` reports for each;
 3. **an incremental run**: one article is added (to a copy of the corpus made of hard
    links) and the analysis rerun with the cache of step 2: only that article is analysed.
-   Its tables are compared with a reference computed without the disk cache (the per-
+   Its table files are compared byte for byte with a reference computed without the disk cache (the per-
    article frames of step 2 kept in memory plus the new article analysed in this process;
    ``--verify-full`` instead reruns the whole analysis without any cache, which doubles
    the time).
@@ -115,8 +116,8 @@ def baselines(texts: list[str]) -> dict[str, float]:
     return out
 
 
-def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """One timed analysis (run + tables + writing); returns timings and tables."""
+def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = None) -> dict:
+    """One timed analysis (run + tables written into the existing folder ``out``, as the CLI does); its timings."""
     from mali_partners import pipeline as pl
 
     times: dict[str, float] = {}
@@ -128,17 +129,14 @@ def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple
         )
         t_run = time.perf_counter()
         jobs: dict[str, float] = {}
-        tables = pl.analysis_tables(an, workers=args.workers, timings=jobs)
-    t_tab = time.perf_counter()
-    assert set(jobs) <= set(TABLE_STAGES), "benchmarks.run.TABLE_STAGES must list pipeline.TABLE_JOBS"
-    with tempfile.TemporaryDirectory(dir=RESULTS) as tmp:
-        pl.write_tables(tables, tmp)
+        pl.analysis_tables_write(an, out, workers=args.workers, timings=jobs)
     t_end = time.perf_counter()
-    times["write"] = t_end - t_tab
-    # the table jobs may run in parallel: split their wall time in proportion to each job's seconds
+    assert set(jobs) <= {*TABLE_STAGES, "write"}, "benchmarks.run.TABLE_STAGES must list pipeline.TABLE_JOBS"
+    # the table jobs (which write their own tables) may run in parallel: split their wall time in
+    # proportion to the seconds each job spent computing, and all of them writing
     job_total = sum(jobs.values())
-    for s in TABLE_STAGES:
-        times[s] = (t_tab - t_run) * jobs.get(s, 0.0) / job_total if job_total else 0.0
+    for s in (*TABLE_STAGES, "write"):
+        times[s] = (t_end - t_run) * jobs.get(s, 0.0) / job_total if job_total else 0.0
     # split the per-article wall time in proportion to the CPU time of each stage
     cpu = stats.get("stage_seconds", {})
     total_cpu = sum(cpu.values())
@@ -157,7 +155,7 @@ def full_run(corpus: Path, cache: Path, args, keep: dict | None = None) -> tuple
     }
     if keep is not None:
         keep["analysis"] = an
-    return res, tables
+    return res
 
 
 def reference_tables(corpus: Path, previous) -> dict[str, pd.DataFrame]:
@@ -191,14 +189,17 @@ def reference_tables(corpus: Path, previous) -> dict[str, pd.DataFrame]:
     return pl.analysis_tables(an)
 
 
-def tables_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> list[str]:
-    """Names of the tables that differ."""
+def tables_equal(a: Path, b: Path) -> list[str]:
+    """Names of the tables whose files (CSV or Parquet) differ between two output folders, byte for byte."""
+    from mali_partners.pipeline import TABLES
+
     bad = []
-    for k in a:
-        try:
-            pd.testing.assert_frame_equal(a[k], b[k])
-        except AssertionError:
-            bad.append(k)
+    for name in TABLES:
+        for ext in ("csv", "parquet"):
+            fa, fb = a / f"{name}.{ext}", b / f"{name}.{ext}"
+            if not (fa.is_file() and fb.is_file() and fa.read_bytes() == fb.read_bytes()):
+                bad.append(name)
+                break
     return bad
 
 
@@ -251,7 +252,10 @@ def bench_size(n: int, args) -> dict:
     cache = CORPORA / f".cache-{n}"
     shutil.rmtree(cache, ignore_errors=True)
     keep: dict = {}
-    full, tables = full_run(corpus, cache, args, keep)
+    outs = Path(tempfile.mkdtemp(prefix=f".tables-{n}-", dir=CORPORA))  # full / plus1 / reference output folders
+    for sub in ("full", "plus1", "reference"):
+        (outs / sub).mkdir()
+    full = full_run(corpus, cache, outs / "full", args, keep)
     peak_full = _rss_mb()  # before the incremental run and its reference add their own frames
     print(f"[{n}] full analysis {full['total_s']:.1f} s ({full['n_analysed']} articles analysed)", flush=True)
     out = {
@@ -267,15 +271,17 @@ def bench_size(n: int, args) -> dict:
     }
     if n <= args.incremental_max:
         plus = plus_one(corpus, n)
-        inc, inc_tables = full_run(plus, cache, args)
+        inc = full_run(plus, cache, outs / "plus1", args)
         if args.verify_full:
-            ref_res, ref = full_run(plus, CORPORA / f".cache-{n}-verify", args)
+            full_run(plus, CORPORA / f".cache-{n}-verify", outs / "reference", args)
             shutil.rmtree(CORPORA / f".cache-{n}-verify", ignore_errors=True)
             how = "a second full run with an empty cache"
         else:
-            ref = reference_tables(plus, keep["analysis"])
+            from mali_partners.pipeline import write_tables
+
+            write_tables(reference_tables(plus, keep["analysis"]), outs / "reference")
             how = "in-memory per-article frames of the full run + the new article analysed without the cache"
-        diff = tables_equal(inc_tables, ref)
+        diff = tables_equal(outs / "plus1", outs / "reference")
         out["incremental"] = {
             "total_s": inc["total_s"],
             "analysis_s": inc["total_s"] - inc["stages_s"].get("write", 0.0),
@@ -284,17 +290,18 @@ def bench_size(n: int, args) -> dict:
             "n_cached": inc["n_cached"],
             "tables_identical": not diff,
             "tables_differing": diff,
-            "reference": how,
+            "reference": how + " (every CSV and Parquet file compared byte for byte)",
         }
         print(
             f"[{n}] incremental (+1 article): {inc['total_s']:.1f} s, {inc['n_analysed']} analysed, tables identical: {not diff}",
             flush=True,
         )
         shutil.rmtree(plus, ignore_errors=True)
+    shutil.rmtree(outs, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     out["peak_rss_mb"] = peak_full
     out["peak_rss_mb_end"] = _rss_mb()
-    del tables, keep
+    del keep
     return out
 
 
@@ -349,12 +356,12 @@ def chart(results: list[dict], path: Path) -> None:
 def summary_markdown(results: list[dict]) -> str:
     results = sorted(results, key=lambda r: r["size"])
     lines = [
-        "| articles | MB | full analysis (s) | per-article step (s) | corpus-level tables (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | peak RSS main / worker (MB) | +1 article: all / without writing (s) | +1 identical |",
+        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | peak RSS main / worker (MB) | +1 article: all / without writing (s) | +1 identical |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in results:
         st = r["full"]["stages_s"]
-        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "tables_other"])  # tables_other: older results
+        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "write", "tables_other"])  # tables_other: older results
         inc = r.get("incremental")
         lines.append(
             f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "

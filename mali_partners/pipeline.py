@@ -601,14 +601,70 @@ def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.Data
     raise ValueError(f"unknown table job {job!r}")
 
 
+def _job_output(
+    an: Analysis, job: str, partners: list[str], folder: Path | None
+) -> tuple[dict[str, pd.DataFrame], float, float]:
+    """One job's tables in dictionary column order, written into ``folder`` (then not returned) when given.
+
+    Returns the tables, the seconds computing them and the seconds writing them.
+    """
+    t = time.perf_counter()
+    tables = {name: df[list(TABLES[name][1])] for name, df in _table_job(an, job, partners).items()}
+    t_write = time.perf_counter()
+    if folder is not None:
+        write_tables(tables, folder)
+        tables = {}
+    return tables, t_write - t, time.perf_counter() - t_write
+
+
 _FORKED: Analysis | None = None  # the analysis a forked table worker inherits (never pickled)
 
 
-def _forked_job(job: str, partners: list[str]) -> tuple[dict[str, pd.DataFrame], float]:
+def _forked_job(job: str, partners: list[str], folder: Path | None) -> tuple[dict[str, pd.DataFrame], float, float]:
     assert _FORKED is not None
-    t = time.perf_counter()
-    out = _table_job(_FORKED, job, partners)
-    return out, time.perf_counter() - t
+    return _job_output(_FORKED, job, partners, folder)
+
+
+def _run_table_jobs(
+    an: Analysis, workers: int | None, timings: dict[str, float] | None, folder: Path | None
+) -> dict[str, pd.DataFrame]:
+    """Run every job of :data:`TABLE_JOBS` (on forked workers for large corpora); see :func:`analysis_tables`."""
+    global _FORKED
+    import multiprocessing as mp
+
+    partners = an.partners()
+    workers = int(workers) if workers is not None else (os.cpu_count() or 1)
+    parallel = workers > 1 and len(an.docs) >= PARALLEL_TABLES_MIN_DOCS and "fork" in mp.get_all_start_methods()
+    out: dict[str, pd.DataFrame] = {}
+    seconds: dict[str, float] = {}
+
+    def done(job: str, result: tuple[dict[str, pd.DataFrame], float, float]) -> None:
+        tables, seconds[job], write_s = result
+        seconds["write"] = seconds.get("write", 0.0) + write_s
+        out.update(tables)
+
+    if parallel:
+        from concurrent.futures import ProcessPoolExecutor
+
+        _FORKED = an
+        try:
+            heavy = [j for j in TABLE_JOBS if j != "rows"]
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                futs = {j: pool.submit(_forked_job, j, partners, folder) for j in heavy}
+                done("rows", _job_output(an, "rows", partners, folder))  # cheap: here, while the workers run
+                for j, fut in futs.items():
+                    done(j, fut.result())
+        finally:
+            _FORKED = None
+    else:
+        for j in TABLE_JOBS:
+            done(j, _job_output(an, j, partners, folder))
+    if folder is None:
+        seconds.pop("write", None)
+    if timings is not None:
+        for j, v in seconds.items():
+            timings[j] = timings.get(j, 0.0) + v
+    return {name: out[name] for name in TABLES if name in out}
 
 
 def analysis_tables(
@@ -622,39 +678,22 @@ def analysis_tables(
     otherwise one after the other. The tables are the same either way (tested). With
     ``timings``, the seconds each job took are added to it (used by the benchmarks).
     """
-    global _FORKED
-    import multiprocessing as mp
+    return _run_table_jobs(an, workers, timings, None)
 
-    partners = an.partners()
-    workers = int(workers) if workers is not None else (os.cpu_count() or 1)
-    parallel = workers > 1 and len(an.docs) >= PARALLEL_TABLES_MIN_DOCS and "fork" in mp.get_all_start_methods()
-    out: dict[str, pd.DataFrame] = {}
-    seconds: dict[str, float] = {}
-    if parallel:
-        from concurrent.futures import ProcessPoolExecutor
 
-        _FORKED = an
-        try:
-            heavy = [j for j in TABLE_JOBS if j != "rows"]
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                futs = {j: pool.submit(_forked_job, j, partners) for j in heavy}
-                t = time.perf_counter()
-                out.update(_table_job(an, "rows", partners))  # cheap: here, while the workers run
-                seconds["rows"] = time.perf_counter() - t
-                for j, fut in futs.items():
-                    tables, seconds[j] = fut.result()
-                    out.update(tables)
-        finally:
-            _FORKED = None
-    else:
-        for j in TABLE_JOBS:
-            t = time.perf_counter()
-            out.update(_table_job(an, j, partners))
-            seconds[j] = time.perf_counter() - t
-    if timings is not None:
-        for j, v in seconds.items():
-            timings[j] = timings.get(j, 0.0) + v
-    return {name: out[name][list(TABLES[name][1])] for name in TABLES}
+def analysis_tables_write(
+    an: Analysis, folder: str | os.PathLike[str], workers: int | None = None, timings: dict[str, float] | None = None
+) -> list[str]:
+    """Write every table of :func:`analysis_tables` into an existing ``folder``; return their names.
+
+    Each job writes its own tables (see :func:`write_tables`) as soon as it has them, in
+    the process that computed them: the tables never travel between processes and no
+    process holds all of them, which keeps memory down on large corpora. The files are
+    the same as writing the result of :func:`analysis_tables` (tested). ``timings`` also
+    gets ``write``: the seconds spent writing, summed over the jobs.
+    """
+    _run_table_jobs(an, workers, timings, Path(folder))
+    return list(TABLES)
 
 
 def analyse_to_dir(
@@ -667,7 +706,6 @@ def analyse_to_dir(
     ``run_kw`` (engine, workers, scheduler, cache_dir, progress, skip_invalid, stats) go to :func:`run`.
     """
     an = run(corpus_dir, gazetteer, lexicon, window, **run_kw)
-    tables = analysis_tables(an, workers=run_kw.get("workers"))
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(
@@ -676,7 +714,7 @@ def analyse_to_dir(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        write_tables(tables, tmp)
+        written = analysis_tables_write(an, tmp, workers=run_kw.get("workers"))
         (tmp / "provenance.json").write_text(json.dumps(an.provenance, indent=2) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(data_dictionary_markdown(), encoding="utf-8")
         if out.exists():
@@ -691,7 +729,7 @@ def analyse_to_dir(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return list(tables)
+    return written
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]) -> None:

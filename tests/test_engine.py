@@ -93,6 +93,25 @@ def test_parallel_tables_match_sequential(synthetic, monkeypatch):
     assert {t for job in pl.TABLE_JOBS.values() for t in job} == set(pl.TABLES)  # every table made by one job
 
 
+def test_jobs_writing_their_own_tables_write_the_same_files(synthetic, tmp_path, monkeypatch):
+    """analysis_tables_write (each job writes its tables, in its own process) = write_tables(analysis_tables)."""
+    an = pl.run(synthetic, workers=1)
+    (tmp_path / "whole").mkdir()
+    pl.write_tables(pl.analysis_tables(an, workers=1), tmp_path / "whole")
+    monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
+    for workers in (1, 2):
+        folder = tmp_path / f"jobs{workers}"
+        folder.mkdir()
+        times: dict = {}
+        assert pl.analysis_tables_write(an, folder, workers=workers, timings=times) == list(pl.TABLES)
+        assert set(times) == {*pl.TABLE_JOBS, "write"} and times["write"] > 0
+        names = sorted(f.name for f in (tmp_path / "whole").iterdir())
+        assert sorted(f.name for f in folder.iterdir()) == names
+        assert names == sorted(f"{t}.{ext}" for t in pl.TABLES for ext in ("csv", "parquet"))
+        for name in names:
+            assert (folder / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (workers, name)
+
+
 def test_chunks_cover_every_article_once():
     for n, w in [(1, 1), (49, 2), (120, 2), (1001, 2), (100_000, 8)]:
         spans = eng._chunks(n, w)
