@@ -29,7 +29,7 @@ from .clean import corpus_clean
 from .corpus import corpus_load
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer, gazetteer_load
-from .text import corpus_sentences, read_list, sentences_tokens
+from .text import corpus_sentences, read_list, sentences_tokens, tokens_compact
 
 FOCAL_PARTNERS = ["France", "Russia"]
 
@@ -44,7 +44,10 @@ def code_version() -> str:
 
 @dataclass
 class Analysis:
-    """Every frame of one run, with the configuration that produced it."""
+    """Every frame of one run, with the configuration that produced it.
+
+    ``tokens`` holds only the columns the corpus-level steps read (see :func:`text.tokens_compact`).
+    """
 
     docs: pd.DataFrame
     cleaning: pd.DataFrame
@@ -165,6 +168,7 @@ def analyse_document(
     mentions = traj.mentions_date(mentions, sentences, docs)
     marks.append(time.perf_counter())
     terms = freq.tokens_terms(tokens, gaz)
+    tokens = tokens_compact(tokens)
     marks.append(time.perf_counter())
     units, hits = traj.relations_score(mentions, sentences, gaz, lex)
     marks.append(time.perf_counter())

@@ -10,6 +10,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mali_partners import clean
@@ -22,6 +23,7 @@ from mali_partners.text import (
     sentence_spans,
     sentences_tokens,
     stopwords,
+    tokens_compact,
     word_tokenizer,
 )
 
@@ -282,6 +284,29 @@ def test_sentence_and_token_spans_slice_back_exactly(seed_layers) -> None:
         assert texts[doc_id][start:end] == sent and sent == sent.strip() and sent
     for doc_id, start, end, token in zip(tokens["doc_id"], tokens["start"], tokens["end"], tokens["token"]):
         assert texts[doc_id][start:end] == token
+
+
+def test_compact_tokens_keep_what_the_corpus_steps_read() -> None:
+    """Two articles by hand: the compact frame drops surface and sentence, keeps the rest value for value."""
+    sentences = pd.DataFrame(
+        {
+            "doc_id": ["a", "a", "b"],
+            "sentence_id": [0, 1, 0],
+            "start": [0, 16, 0],
+            "text": ["France and Mali", "Russia's.", "In 2022"],
+        }
+    )
+    small = tokens_compact(sentences_tokens(sentences))
+    assert list(small.columns) == ["doc_id", "token_id", "start", "end", "norm", "is_stop"]
+    assert [str(t) for t in small.dtypes[["token_id", "start", "end"]]] == ["int32"] * 3
+    assert list(small.itertuples(index=False, name=None)) == [
+        ("a", 0, 0, 6, "france", False),
+        ("a", 1, 7, 10, "and", True),  # stopword
+        ("a", 2, 11, 15, "mali", False),
+        ("a", 3, 16, 24, "russia", False),  # token_id runs on across sentences; possessive dropped
+        ("b", 0, 0, 2, "in", True),
+        ("b", 1, 3, 7, "2022", True),  # no letter
+    ]
 
 
 def test_sentences_cover_every_character(seed_layers) -> None:
