@@ -21,7 +21,9 @@ With ``cache_dir`` the frames of a corpus folder's last run are kept on disk in 
 text, its manifest row and the configuration (gazetteer, lexicon, stopwords,
 abbreviations, package version and source code). A rerun reuses the rows of every article
 whose key is in the store and analyses only new or changed articles; a folder with no
-store of its own (copied, renamed) uses the store that shares most of its keys. The
+store of its own (copied, renamed) uses the store that shares most of its keys. Articles
+added at the end go into a new segment of the store, so the rows already stored are not
+rewritten. The
 corpus-level steps (frequency, co-occurrence, trajectory) are recomputed from the
 combined frames.
 
@@ -56,7 +58,7 @@ ENGINES = ("local", "dask")
 PARALLEL_THRESHOLD = 50  # fewer articles than this: analyse them in this process
 CHUNK_SIZE = 200  # articles per task (fewer when that would leave a worker idle)
 CACHE_DIR_NAME = ".mali_partners_cache"
-CACHE_FORMAT = "2"  # bump when the cache layout changes
+CACHE_FORMAT = "3"  # bump when the cache layout changes
 
 
 Result = dict[str, pd.DataFrame]
@@ -118,6 +120,7 @@ def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
 
 
 MAX_STORES = 8  # per configuration: one per corpus folder analysed with this cache, the newest kept
+MAX_SEGMENTS = 8  # appended segments a store may have before it is rewritten as one
 
 
 def _store_dir(cache_dir: str | os.PathLike[str], cfg: str, corpus: str) -> Path:
@@ -131,12 +134,16 @@ class Store:
 
     ``keys`` and ``doc_ids`` list those articles in order; the frames hold their rows. An
     article's key covers its text, its manifest row (so its doc_id) and the configuration,
-    so an unchanged key means its rows can be reused as they are.
+    so an unchanged key means its rows can be reused as they are. On disk the rows are in
+    ``segments`` (name, number of articles), consecutive runs of articles each written
+    once and never changed: adding articles writes only a new segment.
     """
 
     keys: list[str]
     doc_ids: list[str]
     frames: Result
+    root: Path | None = None  # the folder it was read from
+    segments: tuple[tuple[str, int], ...] = ()
 
 
 def _read_index(root: Path) -> dict | None:
@@ -170,30 +177,73 @@ def store_load(
         if index is None:
             return None
         try:
-            frames = {}
-            for name in index["frames"]:
-                with (root / f"{name}.pkl").open("rb") as fh:
-                    frames[name] = pickle.load(fh)
+            segments = tuple((str(name), int(k)) for name, k in index["segments"])
+            parts = []
+            for seg, _ in segments:
+                part = {}
+                for name in index["frames"]:
+                    with (root / f"{seg}-{name}.pkl").open("rb") as fh:
+                        part[name] = pickle.load(fh)
+                parts.append(part)
+            if sum(k for _, k in segments) != len(index["keys"]):
+                return None
         except Exception:  # a truncated or foreign file: recompute everything
             return None
-        return Store(list(index["keys"]), list(index["doc_ids"]), frames)
+        return Store(list(index["keys"]), list(index["doc_ids"]), _concat(parts), root, segments)
     return None
 
 
-def store_save(cache_dir: str | os.PathLike[str], cfg: str, store: Store, corpus: str = "") -> None:
+def store_save(
+    cache_dir: str | os.PathLike[str],
+    cfg: str,
+    store: Store,
+    corpus: str = "",
+    base: Store | None = None,
+    added: Result | None = None,
+) -> None:
     """Write this corpus folder's store atomically (a temporary folder renamed over the old one).
 
-    Stores of other configurations are removed (they can never be hit again), and of this
-    configuration only the :data:`MAX_STORES` newest are kept.
+    With ``base`` (the store this run read, whose articles are the first of ``store``'s,
+    in order) and ``added`` (the frames of the articles after them), only ``added`` is
+    written, as a new segment; ``base``'s segments are hard-linked (they never change), so
+    adding an article to a large corpus writes that article's rows only. Otherwise, or
+    beyond :data:`MAX_SEGMENTS`, everything is written as one segment. Stores of other
+    configurations are removed (they can never be hit again), and of this configuration
+    only the :data:`MAX_STORES` newest are kept.
     """
     root = _store_dir(cache_dir, cfg, corpus)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    appending = (
+        base is not None
+        and added is not None
+        and base.root is not None
+        and 0 < len(base.segments) < MAX_SEGMENTS
+        and store.keys[: len(base.keys)] == base.keys
+    )
     try:
-        for name, df in store.frames.items():
-            with (tmp / f"{name}.pkl").open("wb") as fh:
+        segments: list[tuple[str, int]] = []
+        if appending:
+            assert base is not None and base.root is not None and added is not None
+            for seg, k in base.segments:
+                for name in store.frames:
+                    _link_or_copy(base.root / f"{seg}-{name}.pkl", tmp / f"{seg}-{name}.pkl")
+                segments.append((seg, k))
+            new_frames, new_n = added, len(store.keys) - len(base.keys)
+        else:
+            new_frames, new_n = store.frames, len(store.keys)
+        seg = f"s{len(segments)}-{os.urandom(4).hex()}"
+        for name, df in new_frames.items():
+            with (tmp / f"{seg}-{name}.pkl").open("wb") as fh:
                 pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        index = {"format": CACHE_FORMAT, "frames": list(store.frames), "keys": store.keys, "doc_ids": store.doc_ids}
+        segments.append((seg, new_n))
+        index = {
+            "format": CACHE_FORMAT,
+            "frames": list(store.frames),
+            "segments": segments,
+            "keys": store.keys,
+            "doc_ids": store.doc_ids,
+        }
         (tmp / "index.json").write_text(json.dumps(index), encoding="utf-8")
         old = root.with_name(f".{root.name}.old.{os.getpid()}")
         if root.exists():
@@ -211,6 +261,14 @@ def store_save(cache_dir: str | os.PathLike[str], cfg: str, store: Store, corpus
             same.append(other)
     for other in sorted(same, key=lambda p: p.stat().st_mtime, reverse=True)[MAX_STORES - 1 :]:
         shutil.rmtree(other, ignore_errors=True)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link to an unchanging cache file (a copy where links are not possible)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def default_cache_dir(corpus_dir: str | os.PathLike[str]) -> Path:
@@ -433,20 +491,28 @@ def map_documents(
         stats["stage_seconds"] = timings
     if cache_dir is None:
         return fresh
+    appended = False
     if store is not None and len(todo) < n:
         kept = {doc_ids[i] for i in range(n) if keys[i] in stored}
         old = store.frames
         if kept != set(store.doc_ids):
             old = {name: df[df["doc_id"].isin(kept)] for name, df in old.items()}
-        combined = _concat([old, *fresh])
+        added = _concat(fresh) if fresh else None
+        combined = _concat([old, added]) if added is not None else dict(old)
         # rows come as: kept articles in store order, then new ones in corpus order; sort only if
         # that is not already the corpus order (appending articles, the usual case, needs no sort)
         if [d for d in store.doc_ids if d in kept] + [doc_ids[i] for i in todo] != doc_ids:
             combined = _in_corpus_order(combined, doc_ids)
+        else:
+            appended = keys[: len(store.keys)] == store.keys and added is not None
     else:
         combined = _concat(fresh)  # analysed in corpus order
     if store is None or todo or store.keys != keys or not _store_dir(cache_dir, cfg, corpus).is_dir():
-        store_save(cache_dir, cfg, Store(keys, doc_ids, combined), corpus)
+        new_store = Store(keys, doc_ids, combined)
+        if appended:  # the old store's segments stay as they are: write only the new articles' rows
+            store_save(cache_dir, cfg, new_store, corpus, base=store, added=added)
+        else:
+            store_save(cache_dir, cfg, new_store, corpus)
     return [combined]
 
 

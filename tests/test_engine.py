@@ -145,6 +145,44 @@ def test_incremental_cache_reanalyses_only_the_new_article(corpus_copy, tmp_path
     assert_tables_equal(incremental, pl.run(corpus_copy))
 
 
+def _segments(cache: Path) -> list[tuple[str, int]]:
+    (index,) = cache.glob("store-*/index.json")
+    return [tuple(s) for s in json.loads(index.read_text())["segments"]]
+
+
+def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypatch):
+    """Each append is a new segment (the old ones hard-linked, untouched); past MAX_SEGMENTS, one segment again."""
+    from benchmarks.generate import article
+
+    monkeypatch.setattr(eng, "MAX_SEGMENTS", 3)
+    cache = tmp_path / "cache"
+    pl.run(corpus_copy, cache_dir=cache)
+    assert [k for _, k in _segments(cache)] == [5]
+    (first,) = cache.glob("store-*/s0-*-tokens.pkl")
+    inode = first.stat().st_ino
+    published = ["2024-03", "2024-04", "2024-05"]
+    for i, when in enumerate(published):
+        new = tmp_path / f"new{i}.txt"
+        new.write_bytes(article(7 + i)[1])
+        assert (
+            main(["add", str(new), "--corpus", str(corpus_copy), "--title", "T", "--source", "S", "--published", when])
+            == 0
+        )
+        stats: dict = {}
+        an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
+        assert stats["n_analysed"] == 1 and stats["n_cached"] == 5 + i
+        assert_tables_equal(an, pl.run(corpus_copy))
+        if i < 2:  # appended: the first segment is the same file
+            assert [k for _, k in _segments(cache)] == [5] + [1] * (i + 1)
+            (still,) = cache.glob("store-*/s0-*-tokens.pkl")
+            assert still.stat().st_ino == inode
+        else:  # MAX_SEGMENTS reached: rewritten whole
+            assert [k for _, k in _segments(cache)] == [8]
+    again: dict = {}
+    pl.run(corpus_copy, cache_dir=cache, stats=again)
+    assert again["n_analysed"] == 0 and again["n_cached"] == 8
+
+
 def test_cache_key_changes_with_text_row_and_configuration(seeds_dir):
     docs = pl.corpus_load(seeds_dir)
     gaz, lex = pl.gazetteer_load(None), pl.traj.lexicon_load(None)
