@@ -233,7 +233,7 @@ def alias_hits(mentions: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
     """One row per gazetteer alias: actor, alias, hits, n_docs, surfaces seen, and ``no_hits`` where it matched nothing."""
     hits = mentions.groupby("alias").size()
     ndocs = mentions.groupby("alias")["doc_id"].nunique()
-    surfaces = mentions.groupby("alias")["surface"].agg(lambda s: " | ".join(sorted(set(s))))
+    surfaces = mentions.groupby("alias")["surface"].agg(lambda s: " | ".join(sorted(set(s.tolist()))))
     rows = [
         {
             "actor": a.name,

@@ -251,8 +251,8 @@ def textstat_keyness(
         problems.append(Problem("keyness", f"min_freq must be at least 1, not {min_freq}", "use min_freq >= 1"))
     if problems:
         raise InputError(problems, "keyness request")
-    a = Counter(target["term"])
-    b = Counter(reference["term"])
+    a = Counter(target["term"].tolist())  # a list: iterating an Arrow-backed column is ~10x slower
+    b = Counter(reference["term"].tolist())
     n1, n2 = sum(a.values()), sum(b.values())
     terms = sorted(t for t in set(a) | set(b) if a[t] + b[t] >= min_freq)
     fa = np.array([a[t] for t in terms], dtype=float)
@@ -292,7 +292,7 @@ def actor_sentences(
     gaz.check_actor(actor)
     family = [actor, *gaz.descendants(actor)] if with_children else [actor]
     m = mentions[mentions["actor"].isin(family)]
-    return set(zip(m["doc_id"], m["sentence_id"]))
+    return set(zip(m["doc_id"].tolist(), m["sentence_id"].tolist()))
 
 
 def actor_terms(gaz: Gazetteer, actors: list[str]) -> set[str]:
