@@ -14,6 +14,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .gazetteer import Alias, Gazetteer, fold_key
@@ -359,30 +360,38 @@ def kwic(
     ids = docs["doc_id"].tolist()
     pub = dict(zip(ids, docs["published"].tolist()))
     mid = dict(zip(ids, docs["date_mid"].tolist()))
-    rows = []
-    for doc_id, sid, actor_name, start, end in zip(
-        m["doc_id"].tolist(), m["sentence_id"].tolist(), m["actor"].tolist(), m["start"].tolist(), m["end"].tolist()
-    ):
+    doc_l, sid_l, actor_l = m["doc_id"].tolist(), m["sentence_id"].tolist(), m["actor"].tolist()
+    start_l = m["start"].tolist()
+    if not doc_l:
+        return pd.DataFrame(
+            columns=["doc_id", "published", "sentence_id", "actor", "left", "keyword", "right", "sentence"]
+        )
+    left, keyword, right, sentence = [], [], [], []
+    for doc_id, sid, start, end in zip(doc_l, sid_l, start_l, m["end"].tolist()):
         text, s0 = sent[(doc_id, sid)]
         a, b = start - s0, end - s0
-        rows.append(
-            (
-                doc_id,
-                pub[doc_id],
-                sid,
-                actor_name,
-                text[max(0, a - width) : a],
-                text[a:b],
-                text[b : b + width],
-                text,
-                mid[doc_id],
-                start,
-            )
-        )
-    out = pd.DataFrame(
-        rows,
-        columns=["doc_id", "published", "sentence_id", "actor", "left", "keyword", "right", "sentence", "_mid", "_pos"],
-    )
+        left.append(text[max(0, a - width) : a])
+        keyword.append(text[a:b])
+        right.append(text[b : b + width])
+        sentence.append(text)
+    columns = {
+        "doc_id": doc_l,
+        "published": [pub[d] for d in doc_l],
+        "sentence_id": sid_l,
+        "actor": actor_l,
+        "left": left,
+        "keyword": keyword,
+        "right": right,
+        "sentence": sentence,
+    }
+    if sort == "position":  # ordered here, on lists: sorting the finished frame moves every string column
+        doc_rank, _ = pd.factorize(np.asarray(doc_l, dtype=object), sort=True)
+        order = np.lexsort((np.asarray(start_l, dtype=np.int64), doc_rank))
+        if len(order) and (np.diff(order) < 0).any():
+            columns = {k: np.asarray(v, dtype=object)[order] for k, v in columns.items()}
+        out = pd.DataFrame(columns).astype({"sentence_id": "int64"})
+        return out.reset_index(drop=True)
+    out = pd.DataFrame({**columns, "_mid": [mid[d] for d in doc_l], "_pos": start_l})
     if sort == "left":
         out = (
             out.assign(_k=out["left"].str.split().str[-1].fillna("").str.lower())
@@ -395,8 +404,6 @@ def kwic(
             .sort_values(["_k", "doc_id", "_pos"])
             .drop(columns="_k")
         )
-    elif sort == "date":
-        out = out.sort_values(["_mid", "doc_id", "_pos"])
     else:
-        out = out.sort_values(["doc_id", "_pos"])
+        out = out.sort_values(["_mid", "doc_id", "_pos"])
     return out.drop(columns=["_mid", "_pos"]).reset_index(drop=True)
