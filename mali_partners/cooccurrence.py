@@ -17,9 +17,6 @@ The focal actor (Mali) is left out of partner pairs unless asked for.
 
 from __future__ import annotations
 
-from collections import Counter
-from itertools import combinations
-
 import numpy as np
 import pandas as pd
 
@@ -94,44 +91,37 @@ def mention_token_index(mentions: pd.DataFrame, tokens: pd.DataFrame) -> pd.Seri
     return pd.Series(tokens["token_id"].to_numpy()[rows], index=mentions.index, name="token_id")
 
 
-def _merged(token_ids: list[int], window: int) -> list[list[int]]:
-    """The starts of the windows holding one of these (sorted) tokens, as disjoint inclusive intervals.
+def _pair_counts(units: np.ndarray, actors: np.ndarray, n_actors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Units per actor and units per actor pair, from (unit, actor) rows (repeats allowed).
 
-    >>> _merged([3, 5, 30], 2)
-    [[1, 5], [28, 30]]
+    ``units`` and ``actors`` are non-negative integer codes. Returns ``per_actor``
+    (length ``n_actors``), and for every pair seen together, its key ``a * n_actors + b``
+    (``a < b``) and its number of units, keys sorted. Vectorised: one sort of the
+    (unit, actor) keys, then every pair inside each unit.
+
+    >>> per, keys, n = _pair_counts(np.array([0, 0, 0, 1, 1, 2]), np.array([2, 0, 2, 0, 2, 1]), 3)
+    >>> per.tolist(), keys.tolist(), n.tolist()
+    ([2, 1, 2], [2], [2])
     """
-    iv: list[list[int]] = []
-    for i in token_ids:
-        lo = max(0, i - window)
-        if iv and lo <= iv[-1][1] + 1:
-            iv[-1][1] = max(iv[-1][1], i)
-        else:
-            iv.append([lo, i])
-    return iv
+    key, _ = _sorted_unique(units.astype(np.int64) * n_actors + actors.astype(np.int64))  # by unit, then actor
+    u, a = key // n_actors, key % n_actors
+    per_actor = np.bincount(a, minlength=n_actors)
+    if len(key) < 2:
+        return per_actor, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+    sizes = np.diff(np.r_[starts, len(u)])
+    later = np.repeat(starts + sizes, sizes) - np.arange(len(u)) - 1  # rows after each row in its unit
+    left = np.repeat(np.arange(len(u)), later)
+    right = left + np.arange(len(left)) - np.repeat(np.cumsum(later) - later, later) + 1
+    pair_keys, counts = _sorted_unique(a[left] * n_actors + a[right])
+    return per_actor, pair_keys, counts
 
 
-def _overlap(x: list[list[int]], y: list[list[int]]) -> int:
-    """Integers in both unions of sorted, disjoint, inclusive intervals.
-
-    >>> _overlap([[0, 4], [8, 9]], [[3, 8]])
-    3
-    """
-    if x[-1][1] < y[0][0] or y[-1][1] < x[0][0]:
-        return 0
-    i = j = total = 0
-    nx, ny = len(x), len(y)
-    while i < nx and j < ny:
-        a0, a1 = x[i]
-        b0, b1 = y[j]
-        lo = a0 if a0 > b0 else b0
-        hi = a1 if a1 < b1 else b1
-        if hi >= lo:
-            total += hi - lo + 1
-        if a1 < b1:
-            i += 1
-        else:
-            j += 1
-    return total
+def _sorted_unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, sorted, and how often each occurs (one sort: ``np.unique`` hashes, slower here)."""
+    keys = np.sort(keys)
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+    return keys[first], np.diff(np.r_[first, len(keys)])
 
 
 def _measures(rows: list[dict]) -> pd.DataFrame:
@@ -172,62 +162,42 @@ def textstat_cooccurrence(
         m = m[~m["actor"].eq(gaz.focal)]
     n_sent = n_sentences if n_sentences is not None else tokens[["doc_id", "sentence_id"]].drop_duplicates().shape[0]
     n_doc = n_docs if n_docs is not None else tokens["doc_id"].nunique()
+    names = sorted(set(m["actor"].tolist()))  # code order = name order, so a < b in codes means actor_a < actor_b
+    n_act = max(len(names), 1)
+    actor_codes = pd.Index(names).get_indexer(m["actor"]).astype(np.int64)
+    doc_codes, _ = pd.factorize(m["doc_id"])
+    doc_codes = doc_codes.astype(np.int64)
     rows: list[dict] = []
     for level in levels:
-        if level in ("sentence", "document"):
-            n = n_sent if level == "sentence" else n_doc
-            members: dict[tuple, set[str]] = {}
-            doc_ids, actors_ = m["doc_id"].tolist(), m["actor"].tolist()
-            keys = zip(doc_ids, m["sentence_id"].tolist()) if level == "sentence" else ((d,) for d in doc_ids)
-            for key, actor in zip(keys, actors_):
-                members.setdefault(key, set()).add(actor)
-            per_actor: Counter[str] = Counter(a for acts in members.values() for a in acts)
-            pairs: Counter[tuple[str, str]] = Counter()
-            for acts in members.values():
-                for a, b in combinations(sorted(acts), 2):
-                    pairs[(a, b)] += 1
-            rows += [
-                {
-                    "actor_a": a,
-                    "actor_b": b,
-                    "level": level,
-                    "observed": o,
-                    "n_a": int(per_actor[a]),
-                    "n_b": int(per_actor[b]),
-                    "n": n,
-                }
-                for (a, b), o in pairs.items()
-            ]
+        if level == "sentence":
+            n = n_sent
+            sid = m["sentence_id"].to_numpy(dtype=np.int64)
+            units, actors_ = doc_codes * (int(sid.max(initial=0)) + 1) + sid, actor_codes
+        elif level == "document":
+            n = n_doc
+            units, actors_ = doc_codes, actor_codes
         else:
-            n_tok = len(tokens)
-            token_ids = mention_token_index(m, tokens).tolist()
-            # per article and actor, the windows [t, t + k] holding one of its mentions, as merged
-            # intervals of window starts: [i - k, i] for a mention at token i
-            at: dict[str, dict[str, list[int]]] = {}
-            for doc_id, actor, i in zip(m["doc_id"].tolist(), m["actor"].tolist(), token_ids):
-                at.setdefault(doc_id, {}).setdefault(actor, []).append(i)
-            spans = {d: {a: _merged(sorted(ii), window) for a, ii in by_actor.items()} for d, by_actor in at.items()}
-            per_actor: Counter[str] = Counter()
-            pairs = Counter()
-            for covered in spans.values():
-                for actor, iv in covered.items():
-                    per_actor[actor] += sum(b - a + 1 for a, b in iv)
-                for a, b in combinations(sorted(covered), 2):
-                    o = _overlap(covered[a], covered[b])
-                    if o:
-                        pairs[(a, b)] += o
-            rows += [
-                {
-                    "actor_a": a,
-                    "actor_b": b,
-                    "level": "window",
-                    "observed": o,
-                    "n_a": per_actor[a],
-                    "n_b": per_actor[b],
-                    "n": n_tok,
-                }
-                for (a, b), o in pairs.items()
-            ]
+            n = len(tokens)
+            # a mention at token i is in the windows starting at tokens max(0, i - k) .. i of its article
+            i = mention_token_index(m, tokens).to_numpy(dtype=np.int64)
+            lo = np.maximum(0, i - window)
+            reps = i - lo + 1
+            start = np.repeat(lo, reps) + np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+            span = int(i.max(initial=0)) + 1
+            units, actors_ = np.repeat(doc_codes, reps) * span + start, np.repeat(actor_codes, reps)
+        per_actor, pair_keys, counts = _pair_counts(units, actors_, n_act)
+        rows += [
+            {
+                "actor_a": names[k // n_act],
+                "actor_b": names[k % n_act],
+                "level": level,
+                "observed": o,
+                "n_a": int(per_actor[k // n_act]),
+                "n_b": int(per_actor[k % n_act]),
+                "n": n,
+            }
+            for k, o in zip(pair_keys.tolist(), counts.tolist())
+        ]
     out = _measures(rows)
     out.attrs.update({"window": window, "rollup": rollup, "include_focal": include_focal})
     return out.sort_values(

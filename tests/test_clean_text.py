@@ -287,7 +287,7 @@ def test_sentence_and_token_spans_slice_back_exactly(seed_layers) -> None:
 
 
 def test_compact_tokens_keep_what_the_corpus_steps_read() -> None:
-    """Two articles by hand: the compact frame drops surface and sentence, keeps the rest value for value."""
+    """Two articles by hand: the compact frame drops the surface form, keeps the rest value for value."""
     sentences = pd.DataFrame(
         {
             "doc_id": ["a", "a", "b"],
@@ -297,15 +297,15 @@ def test_compact_tokens_keep_what_the_corpus_steps_read() -> None:
         }
     )
     small = tokens_compact(sentences_tokens(sentences))
-    assert list(small.columns) == ["doc_id", "token_id", "start", "end", "norm", "is_stop"]
-    assert [str(t) for t in small.dtypes[["token_id", "start", "end"]]] == ["int32"] * 3
+    assert list(small.columns) == ["doc_id", "sentence_id", "token_id", "start", "end", "norm", "is_stop"]
+    assert [str(t) for t in small.dtypes[["sentence_id", "token_id", "start", "end"]]] == ["int32"] * 4
     assert list(small.itertuples(index=False, name=None)) == [
-        ("a", 0, 0, 6, "france", False),
-        ("a", 1, 7, 10, "and", True),  # stopword
-        ("a", 2, 11, 15, "mali", False),
-        ("a", 3, 16, 24, "russia", False),  # token_id runs on across sentences; possessive dropped
-        ("b", 0, 0, 2, "in", True),
-        ("b", 1, 3, 7, "2022", True),  # no letter
+        ("a", 0, 0, 0, 6, "france", False),
+        ("a", 0, 1, 7, 10, "and", True),  # stopword
+        ("a", 0, 2, 11, 15, "mali", False),
+        ("a", 1, 3, 16, 24, "russia", False),  # token_id runs on across sentences; possessive dropped
+        ("b", 0, 0, 0, 2, "in", True),
+        ("b", 0, 1, 3, 7, "2022", True),  # no letter
     ]
 
 
