@@ -117,6 +117,18 @@ def _pair_counts(units: np.ndarray, actors: np.ndarray, n_actors: int) -> tuple[
     return per_actor, pair_keys, counts
 
 
+def _covered(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
+    """A boolean mask of length ``n``, true inside any of the inclusive ranges ``lo[i]..hi[i]``.
+
+    >>> _covered(np.array([1, 2, 6]), np.array([3, 2, 6]), 8).astype(int).tolist()
+    [0, 1, 1, 1, 0, 0, 1, 0]
+    """
+    depth = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(depth, lo, 1)
+    np.add.at(depth, hi + 1, -1)
+    return np.cumsum(depth[:n]) > 0
+
+
 def _sorted_unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values, sorted, and how often each occurs (one sort: ``np.unique`` hashes, slower here)."""
     keys = np.sort(keys)
@@ -248,7 +260,6 @@ def textstat_collocates(
         gaz.check_actor(a)
     n_tok = len(tokens)
     tok = tokens.reset_index(drop=True)
-    in_mention = np.zeros(n_tok, dtype=bool)
     m = len(mentions)
     # token rows of each mention's first and last character (one lookup for both), and its article's rows
     at, first, last = _token_rows(
@@ -257,17 +268,16 @@ def textstat_collocates(
         np.r_[mentions["start"].to_numpy(), mentions["end"].to_numpy() - 1],
     )
     m_start, m_end, first, last = at[:m], at[m:], first[:m], last[:m]
-    for s, e in zip(m_start.tolist(), m_end.tolist()):
-        in_mention[s : e + 1] = True
+    in_mention = _covered(m_start, m_end, n_tok)
     content = (~tok["is_stop"].to_numpy()) & (~in_mention)
     term_freq = tok.loc[content, "norm"].value_counts().to_dict()
     frames = []
     for actor in actors:
         family = [actor, *gaz.descendants(actor)] if with_children else [actor]
         sel = mentions["actor"].isin(family).to_numpy()
-        slots = np.zeros(n_tok, dtype=bool)
-        for s, e, lo, hi in zip(m_start[sel].tolist(), m_end[sel].tolist(), first[sel].tolist(), last[sel].tolist()):
-            slots[max(lo, s - window) : min(hi, e + window) + 1] = True
+        slots = _covered(
+            np.maximum(first[sel], m_start[sel] - window), np.minimum(last[sel], m_end[sel] + window), n_tok
+        )
         r1 = int(slots.sum())
         near = tok.loc[slots & content, "norm"].value_counts().to_dict()
         rows = [
