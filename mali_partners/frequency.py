@@ -120,8 +120,8 @@ def textstat_frequency(
     t = terms.reset_index(drop=True)
     codes, vocab = pd.factorize(t["term"])
     codes = codes.astype(np.int64)
-    vocab_list = [str(v) for v in vocab]
-    v_size = max(len(vocab_list), 1)
+    vocab_arr = np.array([str(v) for v in vocab], dtype=object)
+    v_size = max(len(vocab_arr), 1)
     doc_all = pd.Index(sizes.index).get_indexer(t["doc_id"]).astype(np.int64)
     sent_all = t["sentence_id"].to_numpy(dtype=np.int64)
     for n in [ngram] if isinstance(ngram, int) else list(ngram):
@@ -150,14 +150,11 @@ def textstat_frequency(
         new_term = np.r_[True, pair_key[1:] != pair_key[:-1]]
         pt = np.cumsum(new_term) - 1  # term number of each (term, article) pair
         term_keys = pair_key[new_term]
-        names = []
-        for tk in term_keys.tolist():
-            parts = []
-            for _ in range(n):
-                tk, c = divmod(tk, v_size)
-                parts.append(vocab_list[c])
-            names.append("_".join(reversed(parts)))
-        t_names = np.array(names, dtype=object)
+        parts, rest = [], term_keys
+        for _ in range(n):  # the word codes of each n-gram, last word first
+            rest, c = np.divmod(rest, v_size)
+            parts.append(vocab_arr[c])
+        t_names = parts[0] if n == 1 else np.array(["_".join(w) for w in zip(*reversed(parts))], dtype=object)
         k = len(t_names)
         total = np.bincount(pt, weights=count, minlength=k).astype(np.int64)
         dfreq = np.bincount(pt, minlength=k)

@@ -661,19 +661,19 @@ def textstat_trajectory(
         )
     pm["period"] = pm["date_point"].dt.to_period(freq)
     totals = pm.groupby("period").size()
-    u = units.copy()
-    u["period"] = u["date_point"].dt.to_period(freq)
     rows = []
-    scored = u[u["n_cues"] > 0]
-    values: dict[tuple[str, object], list[float]] = {}
-    for partner, per, score in zip(scored["partner"].tolist(), scored["period"].tolist(), scored["score"].tolist()):
+    scored = units[units["n_cues"] > 0]
+    # keyed by the period's integer ordinal: hashing Period objects row by row was most of the time
+    ordinals = scored["date_point"].dt.to_period(freq).array.asi8.tolist()
+    values: dict[tuple[str, int], list[float]] = {}
+    for partner, per, score in zip(scored["partner"].tolist(), ordinals, scored["score"].tolist()):
         values.setdefault((partner, per), []).append(score)
     counts = pm.groupby([col, "period"]).size()
     for p in partners:
         if p not in counts.index.get_level_values(0):
             continue
         for per, n in counts.loc[p].sort_index().items():
-            vals = np.array(values.get((p, per), []), dtype=float)
+            vals = np.array(values.get((p, per.ordinal), []), dtype=float)
             lo, hi = bootstrap_ci(vals, n_boot=n_boot, seed=seed)
             rows.append(
                 {
