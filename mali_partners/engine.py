@@ -407,15 +407,24 @@ def _add(total: dict[str, float], part: dict[str, float]) -> None:
         total[k] = total.get(k, 0.0) + v
 
 
-def _concat(parts: list[Result]) -> Result:
-    """Concatenate frames part by part, in order (empty frames keep their columns)."""
+def _concat(parts: list[Result], consume: bool = False) -> Result:
+    """Concatenate frames part by part, in order (empty frames keep their columns).
+
+    ``consume`` removes each frame from its part once concatenated, so the parts' memory
+    is freed frame by frame instead of the whole corpus being held twice at the peak.
+    """
     if len(parts) == 1:
-        return dict(parts[0])
+        out = dict(parts[0])
+        if consume:
+            parts[0].clear()
+        return out
     out = {}
-    for name in parts[0]:
-        frames = [p[name] for p in parts]
+    for name in list(parts[0]):
+        frames = [p.pop(name) if consume else p[name] for p in parts]
         nonempty = [f for f in frames if len(f)] or frames[:1]
+        del frames
         out[name] = pd.concat(nonempty, ignore_index=True)
+        del nonempty
     return out
 
 
@@ -497,8 +506,8 @@ def map_documents(
         old = store.frames
         if kept != set(store.doc_ids):
             old = {name: df[df["doc_id"].isin(kept)] for name, df in old.items()}
-        added = _concat(fresh) if fresh else None
-        combined = _concat([old, added]) if added is not None else dict(old)
+        added = _concat(fresh, consume=True) if fresh else None
+        combined = _concat([old, dict(added)], consume=True) if added is not None else dict(old)
         # rows come as: kept articles in store order, then new ones in corpus order; sort only if
         # that is not already the corpus order (appending articles, the usual case, needs no sort)
         if [d for d in store.doc_ids if d in kept] + [doc_ids[i] for i in todo] != doc_ids:
@@ -506,7 +515,7 @@ def map_documents(
         else:
             appended = keys[: len(store.keys)] == store.keys and added is not None
     else:
-        combined = _concat(fresh)  # analysed in corpus order
+        combined = _concat(fresh, consume=True)  # analysed in corpus order
     if store is None or todo or store.keys != keys or not _store_dir(cache_dir, cfg, corpus).is_dir():
         new_store = Store(keys, doc_ids, combined)
         if appended:  # the old store's segments stay as they are: write only the new articles' rows

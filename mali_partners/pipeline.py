@@ -213,10 +213,13 @@ def engine_map(
 
 
 def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
-    """Concatenate the frames of per-article (or per-chunk) results in order, as a tuple in :data:`DOC_FRAMES` order."""
+    """Concatenate the frames of per-article (or per-chunk) results in order, as a tuple in :data:`DOC_FRAMES` order.
+
+    The results are emptied as their frames are concatenated (memory is freed frame by frame).
+    """
     from .engine import _concat
 
-    frames = _concat(results)
+    frames = _concat(results, consume=True)
     return tuple(frames[name] for name in DOC_FRAMES)
 
 
