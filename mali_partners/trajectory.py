@@ -722,15 +722,19 @@ def trajectory_evidence(
     u = units if partners is None else units[units["partner"].isin(partners)]
     s = sentence_lookup(sentences)
     d = docs.set_index("doc_id")
+    # period and date labels formatted once per distinct day (a corpus has far fewer days than units)
+    days = pd.DatetimeIndex(u["date_point"].dropna().unique())
+    period_of = pd.Series(days.to_period(freq).astype(str), index=days)
+    date_of = pd.Series(days.date.astype(str), index=days)
     out = pd.DataFrame(
         {
             "partner": u["partner"],
-            "period": u["date_point"].dt.to_period(freq).astype(str),
+            "period": u["date_point"].map(period_of).astype(str),
             "doc_id": u["doc_id"],
             "sentence_id": u["sentence_id"],
             "title": u["doc_id"].map(d["title"]),
             "published": u["doc_id"].map(d["published"]),
-            "date": u["date_point"].dt.date.astype(str),
+            "date": u["date_point"].map(date_of).astype(str),
             "date_source": u["date_source"],
             "date_precision": u["date_precision"],
             "date_expression": u["date_expression"],
