@@ -100,6 +100,22 @@ class RawCorpus:
     rows: list[tuple[int, dict[str, str]]]  # (line number in manifest, row)
     files: dict[str, bytes]  # file name -> raw bytes, for every *.txt in the folder
     problems: list[Problem] = field(default_factory=list)  # problems found while reading
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)  # decoded once (see text())
+    _digests: dict[str, bytes] = field(default_factory=dict, repr=False)  # hashed once (see digest())
+
+    def text(self, fname: str) -> str:
+        """The file decoded as UTF-8 (decoded once; raises UnicodeDecodeError like ``bytes.decode``)."""
+        t = self._texts.get(fname)
+        if t is None:
+            t = self._texts[fname] = self.files[fname].decode("utf-8")
+        return t
+
+    def digest(self, fname: str) -> bytes:
+        """SHA-256 of the file's bytes (hashed once: the corpus version and the frame both need it)."""
+        d = self._digests.get(fname)
+        if d is None:
+            d = self._digests[fname] = hashlib.sha256(self.files.get(fname, b"")).digest()
+        return d
 
 
 def _manifest_name(root: Path) -> str:
@@ -142,7 +158,7 @@ def read_raw(root: str | os.PathLike[str]) -> RawCorpus:
             )
             text = ""
         header, rows = _parse_manifest(text, str(mpath), problems)
-    files = {p.name: p.read_bytes() for p in sorted(root.glob(DOC_GLOB)) if p.is_file()}
+    files = {p.name: p.read_bytes() for p in sorted(root.glob(DOC_GLOB), key=lambda p: p.name) if p.is_file()}
     return RawCorpus(root, header, rows, files, problems)
 
 
@@ -302,8 +318,11 @@ def check(raw: RawCorpus) -> list[Problem]:
             plain = "/" not in fname and "\\" not in fname and fname not in (".", "..")
             path = raw.root / fname
             # a bare file name stays in the folder unless it is a symbolic link: resolve only then
-            target = root_resolved / fname if plain and not path.is_symlink() else path.resolve()
-            if Path(fname).is_absolute() or root_resolved not in target.parents:
+            if plain and not os.path.islink(path):
+                outside = False
+            else:
+                outside = Path(fname).is_absolute() or root_resolved not in path.resolve().parents
+            if outside:
                 problems.append(
                     Problem(
                         mname,
@@ -350,14 +369,18 @@ def check(raw: RawCorpus) -> list[Problem]:
             )
     by_text: dict[str, str] = {}
     for fname, data in raw.files.items():
-        path = str(raw.root / fname)
-        bad = _utf8_problem(fname, data)
-        if bad:
-            problems.append(Problem(path, bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"))
+        try:
+            text = raw.text(fname)
+        except UnicodeDecodeError:
+            bad = _utf8_problem(fname, data)
+            problems.append(
+                Problem(str(raw.root / fname), bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
+            )
             continue
-        text = data.decode("utf-8")
-        norm = normalise_whitespace(text)
-        n_words = len(norm.split())
+        path = str(raw.root / fname)
+        words = unicodedata.normalize("NFC", text).split()  # as normalise_whitespace(), split once
+        norm = " ".join(words)
+        n_words = len(words)
         if n_words < MIN_WORDS:
             what = "empty" if n_words == 0 else f"near-empty ({n_words} words, fewer than {MIN_WORDS})"
             problems.append(
@@ -448,7 +471,7 @@ def corpus_version(raw: RawCorpus) -> str:
     h = hashlib.sha256()
     for _, row in sorted(raw.rows, key=lambda r: r[1].get("id", "")):
         h.update("\x1f".join(f"{k}={row.get(k, '')}" for k in REQUIRED_COLUMNS).encode())
-        h.update(hashlib.sha256(raw.files.get(row.get("file", ""), b"")).digest())
+        h.update(raw.digest(row.get("file", "")))
     return h.hexdigest()[:12]
 
 
@@ -461,7 +484,6 @@ def corpus_frame(raw: RawCorpus) -> pd.DataFrame:
     recs = []
     for _, row in raw.rows:
         spec = parse_published(row["published"])
-        data = raw.files[row["file"]]
         recs.append(
             {
                 "doc_id": row["id"],
@@ -475,8 +497,8 @@ def corpus_frame(raw: RawCorpus) -> pd.DataFrame:
                 "date_earliest": pd.Timestamp(spec.earliest),
                 "date_latest": pd.Timestamp(spec.latest),
                 "date_mid": pd.Timestamp(spec.midpoint),
-                "text_raw": data.decode("utf-8"),
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "text_raw": raw.text(row["file"]),
+                "sha256": raw.digest(row["file"]).hex(),
             }
         )
     df = pd.DataFrame(recs)
