@@ -54,7 +54,7 @@ RESULTS = HERE / "results"
 README = HERE / "README.md"
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations", "unmatched")
-TABLE_STAGES = ("frequency", "trajectory", "cooccurrence", "kwic", "actors", "rows")  # pipeline.TABLE_JOBS
+TABLE_STAGES = ("trajectory", "frequency", "kwic", "evidence", "cooccurrence", "actors", "rows")  # pipeline.TABLE_JOBS
 
 
 def _rss_mb() -> dict[str, float]:

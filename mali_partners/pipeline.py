@@ -554,11 +554,13 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
 
 
 TABLE_JOBS: dict[str, tuple[str, ...]] = {
-    # job -> the tables it makes; each job is independent of the others (see analysis_tables)
+    # job -> the tables it makes; each job is independent of the others (see analysis_tables).
+    # Longest first (at 10k articles): the worker pool takes them in this order, which balances the cores.
+    "trajectory": ("trajectory", "events"),
     "frequency": ("term_frequency", "keyness"),
-    "trajectory": ("trajectory", "trajectory_evidence", "events"),
-    "cooccurrence": ("cooccurrence", "collocates"),
     "kwic": ("kwic",),
+    "evidence": ("trajectory_evidence",),
+    "cooccurrence": ("cooccurrence", "collocates"),
     "actors": ("actor_counts", "alias_hits", "unmatched_names"),
     "rows": ("documents", "cleaning", "sentences", "mentions", "cue_hits"),
 }
@@ -575,7 +577,9 @@ def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.Data
         events = an.events(partners=partners)
         for c in ("date", "date_earliest", "date_latest"):
             events[c] = pd.to_datetime(events[c]).dt.date
-        return {"trajectory": traj_all, "trajectory_evidence": an.evidence(partners=partners), "events": events}
+        return {"trajectory": traj_all, "events": events}
+    if job == "evidence":
+        return {"trajectory_evidence": an.evidence(partners=partners)}
     if job == "cooccurrence":
         return {"cooccurrence": an.cooccurrence(), "collocates": an.collocates()}
     if job == "kwic":
