@@ -119,7 +119,7 @@ class Lexicon:
     path: str
     _neg: re.Pattern[str] = field(init=False, repr=False)
     _mod: re.Pattern[str] = field(init=False, repr=False)
-    _triggers: list[tuple[Cue, re.Pattern[str] | None]] = field(init=False, repr=False)
+    _triggers: list[tuple[Cue, tuple[str, ...] | None]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._neg = re.compile(
@@ -134,8 +134,7 @@ class Lexicon:
         self._triggers = []
         for c in sorted(self.cues, key=lambda c: -len(c.pattern.pattern)):
             pre = _literal_prefixes(c.pattern.pattern)
-            trigger = None if "" in pre else re.compile("|".join(re.escape(p) for p in pre))
-            self._triggers.append((c, trigger))  # None: no literal start, always run the cue
+            self._triggers.append((c, None if "" in pre else tuple(pre)))  # None: no literal start, always run the cue
 
     def frame(self) -> pd.DataFrame:
         """One row per cue: cue, pattern, weight, type, plover, event."""
@@ -368,7 +367,7 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
     taken: list[tuple[int, int]] = []
     # re.I also lets "ı", "ſ" (and "İ", "K", whose lower() already holds i, k) match ASCII letters
     low = text.lower() if text.isascii() else text.lower().replace("ı", "i").replace("ſ", "s")
-    present = [c for c, trigger in lex._triggers if trigger is None or trigger.search(low)]
+    present = [c for c, pre in lex._triggers if pre is None or any(p in low for p in pre)]
     for c in present:
         for m in c.pattern.finditer(text):
             s, e = m.span()

@@ -899,3 +899,19 @@ def test_pattern_gates_change_no_date(analysis, monkeypatch):
     monkeypatch.setattr(dating, "_present", lambda text: {n for needs in dating._NEEDS.values() for n in needs})
     assert [resolve(t, *pub) for t in texts] == gated
     assert any(gated[-3:])  # the extra sentences do have dates
+
+
+def test_cue_gates_change_no_cue(analysis):
+    """Skipping the cues whose literal prefixes are absent gives the same cues as running every cue."""
+    import dataclasses
+
+    from mali_partners.trajectory import sentence_cues
+
+    lex = analysis.lexicon
+    ungated = dataclasses.replace(lex)
+    ungated._triggers = [(c, None) for c, _ in lex._triggers]  # same order, every cue always run
+    extra = ["Mali SIGNED a defence pact with Russia.", "The junta expelled the French ambassador; ties were cut."]
+    texts = list(analysis.sentences["text"]) + extra
+    gated = [sentence_cues(t, lex) for t in texts]
+    assert [sentence_cues(t, ungated) for t in texts] == gated
+    assert sum(map(len, gated)) > 50 and all(gated[-2:])  # cues were found, the extra sentences included
