@@ -260,7 +260,7 @@ def bench_size(n: int, args) -> dict:
     print(f"[{n}] full analysis {full['total_s']:.1f} s ({full['n_analysed']} articles analysed)", flush=True)
     out = {
         "size": n,
-        "corpus": {"articles": n, "bytes": n_bytes, "path": str(corpus.relative_to(HERE.parent))},
+        "corpus": {"articles": n, "bytes": n_bytes, "path": os.path.relpath(corpus, HERE.parent)},
         "engine": args.engine,
         "workers": args.workers or os.cpu_count(),
         "machine": machine(),

@@ -1,0 +1,65 @@
+"""The benchmark harness (issue 9) runs end to end on a tiny corpus: it is what `make bench` reports from."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not of the package
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture()
+def bench(tmp_path, monkeypatch):
+    """benchmarks.run with its corpora, results and README in a temporary folder."""
+    from benchmarks import generate as gen
+    from benchmarks import run
+
+    monkeypatch.setattr(gen, "CORPORA", tmp_path / "corpora")
+    monkeypatch.setattr(run, "CORPORA", tmp_path / "corpora")
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Benchmarks\n\n{run.MARK_BEGIN}\nold table\n{run.MARK_END}\n\nafter\n", encoding="utf-8")
+    monkeypatch.setattr(run, "README", readme)
+    return run
+
+
+def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_path):
+    assert bench.main(["--sizes", "60", "--workers", "2"]) == 0
+    res = json.loads((tmp_path / "results" / "bench-60.json").read_text(encoding="utf-8"))
+    full, inc = res["full"], res["incremental"]
+    assert full["n_analysed"] == 60 and full["n_cached"] == 0
+    assert (
+        inc["n_analysed"] == 1 and inc["n_cached"] == 60 and inc["tables_identical"] and inc["tables_differing"] == []
+    )
+    for run in (full, inc):
+        stages = run["stages_s"]
+        assert {"load_validate", "write", *bench.PER_ARTICLE, *bench.TABLE_STAGES} <= set(stages)
+        assert all(v >= 0 for v in stages.values())
+        assert sum(stages.values()) == pytest.approx(run["total_s"], rel=1e-6)  # the stages account for all the time
+    assert res["corpus"]["articles"] == 60 and res["corpus"]["bytes"] > 60 * 1000
+    assert res["baselines_s"]["regex_floor"] > 0 and res["ratio_to_regex_floor"] > 1
+    assert res["peak_rss_mb"]["main"] > 0
+    assert (tmp_path / "results" / "bench.png").stat().st_size > 10_000
+    text = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
+    assert not list((tmp_path / "corpora").glob(".tables-*")) and not (tmp_path / "corpora" / "60-plus1").exists()
+
+
+def test_tables_equal_names_the_table_whose_file_differs(bench, tmp_path):
+    from mali_partners.pipeline import TABLES
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder in (a, b):
+        folder.mkdir()
+        for name in TABLES:
+            (folder / f"{name}.csv").write_text("x\n1\n", encoding="utf-8")
+            (folder / f"{name}.parquet").write_bytes(b"PAR1")
+    assert bench.tables_equal(a, b) == []
+    (b / "kwic.parquet").write_bytes(b"PAR2")
+    (b / "events.csv").unlink()
+    assert sorted(bench.tables_equal(a, b)) == ["events", "kwic"]
