@@ -433,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.force and need is not None and have is not None and need > 0.9 * have:
             print(
                 f"[{n}] skipped: the analysis would need about {need / 1024:.0f} GB of memory (extrapolated from the "
-                f"largest measured run) and this machine has {have / 1024:.0f} GB available; --force runs it anyway",
+                f"largest measured run), more than 90% of the {have / 1024:.0f} GB this machine has available; "
+                "--force runs it anyway",
                 flush=True,
             )
             continue
