@@ -405,14 +405,11 @@ def memory_needed_mb(n: int) -> float | None:
 
 
 def memory_available_mb() -> float | None:
-    """MemAvailable from /proc/meminfo (Linux), or None."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    """The memory the system can still give, in MB (see ``pipeline.available_memory``), or None."""
+    from mali_partners.pipeline import available_memory
+
+    have = available_memory()
+    return None if have is None else have / 2**20
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -565,6 +566,35 @@ TABLE_JOBS: dict[str, tuple[str, ...]] = {
     "rows": ("documents", "cleaning", "sentences", "mentions", "cue_hits"),
 }
 PARALLEL_TABLES_MIN_DOCS = 1000  # smaller corpora: the tables take less than starting processes
+TABLE_JOB_MEMORY = 0.5  # memory of one table job of its own, as a share of the analysis frames (conservative)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux ``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def table_workers(an: Analysis, workers: int) -> int:
+    """How many forked workers the table jobs may use: ``workers``, fewer when memory is short.
+
+    A forked worker shares the analysis with the main process but needs memory of its own for
+    its job (up to about :data:`TABLE_JOB_MEMORY` x the frames); the count is cut so the
+    workers fit in the memory available. At 100k articles on 24 GB the jobs then run one
+    after the other instead of a worker being killed.
+    """
+    have = available_memory()
+    if have is None or workers <= 1:
+        return workers
+    frames = sum(int(getattr(an, name).memory_usage(deep=True).sum()) for name in DOC_FRAMES)
+    per_job = max(1, int(frames * TABLE_JOB_MEMORY))
+    return max(1, min(workers, have // per_job))
 
 
 def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.DataFrame]:
@@ -646,6 +676,9 @@ def _run_table_jobs(
     partners = an.partners()
     workers = int(workers) if workers is not None else (os.cpu_count() or 1)
     parallel = workers > 1 and len(an.docs) >= PARALLEL_TABLES_MIN_DOCS and "fork" in mp.get_all_start_methods()
+    if parallel:
+        workers = table_workers(an, workers)
+        parallel = workers > 1
     out: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
 
@@ -656,17 +689,30 @@ def _run_table_jobs(
 
     if parallel:
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         _FORKED = an
+        lost = []
         try:
             heavy = [j for j in TABLE_JOBS if j != "rows"]
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
                 futs = {j: pool.submit(_forked_job, j, partners, folder) for j in heavy}
                 done("rows", _job_output(an, "rows", partners, folder))  # cheap: here, while the workers run
                 for j, fut in futs.items():
-                    done(j, fut.result())
+                    try:
+                        done(j, fut.result())
+                    except BrokenProcessPool:  # a worker was killed (out of memory): its jobs are lost
+                        lost.append(j)
         finally:
             _FORKED = None
+        if lost:
+            warnings.warn(
+                f"a table worker stopped (out of memory?); running {', '.join(lost)} in this process instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            for j in lost:  # each job rewrites its files whole
+                done(j, _job_output(an, j, partners, folder))
     else:
         for j in TABLE_JOBS:
             done(j, _job_output(an, j, partners, folder))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -110,6 +111,43 @@ def test_jobs_writing_their_own_tables_write_the_same_files(synthetic, tmp_path,
         assert names == sorted(f"{t}.{ext}" for t in pl.TABLES for ext in ("csv", "parquet"))
         for name in names:
             assert (folder / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (workers, name)
+
+
+def test_table_workers_fit_in_the_available_memory(synthetic, monkeypatch):
+    an = pl.run(synthetic, workers=1)
+    frames = sum(int(getattr(an, n).memory_usage(deep=True).sum()) for n in pl.DOC_FRAMES)
+    per_job = frames * pl.TABLE_JOB_MEMORY
+    for have, workers, want in [
+        (None, 2, 2),
+        (100 * per_job, 2, 2),
+        (2.5 * per_job, 4, 2),
+        (1.5 * per_job, 2, 1),
+        (0, 2, 1),
+    ]:
+        monkeypatch.setattr(pl, "available_memory", lambda have=have: None if have is None else int(have))
+        assert pl.table_workers(an, workers) == want, (have, workers)
+    assert pl.table_workers(an, 1) == 1
+
+
+def _dying_job(job, partners, folder):
+    if job == "kwic":
+        os._exit(1)  # as the kernel's out-of-memory killer would end the worker
+    return pl._job_output(pl._FORKED, job, partners, folder)
+
+
+def test_a_killed_table_worker_is_replaced_by_this_process(synthetic, tmp_path, monkeypatch):
+    """When a forked table worker dies, its jobs run in the main process: same files, and a warning."""
+    an = pl.run(synthetic, workers=1)
+    (tmp_path / "ref").mkdir()
+    pl.analysis_tables_write(an, tmp_path / "ref", workers=1)
+    monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
+    monkeypatch.setattr(pl, "available_memory", lambda: None)
+    monkeypatch.setattr(pl, "_forked_job", _dying_job)
+    (tmp_path / "out").mkdir()
+    with pytest.warns(RuntimeWarning, match="table worker stopped.*kwic"):
+        pl.analysis_tables_write(an, tmp_path / "out", workers=2)
+    for f in sorted((tmp_path / "ref").iterdir()):
+        assert (tmp_path / "out" / f.name).read_bytes() == f.read_bytes(), f.name
 
 
 def test_chunks_cover_every_article_once():
