@@ -566,7 +566,9 @@ TABLE_JOBS: dict[str, tuple[str, ...]] = {
     "rows": ("documents", "cleaning", "sentences", "mentions", "cue_hits"),
 }
 PARALLEL_TABLES_MIN_DOCS = 1000  # smaller corpora: the tables take less than starting processes
-TABLE_JOB_MEMORY = 0.5  # memory of one table job of its own, as a share of the analysis frames (conservative)
+# memory of one table job of its own, as a share of the analysis frames: at 100k articles (8.8 GB
+# of frames) a worker was killed with 0.5, its jobs needing several GB each
+TABLE_JOB_MEMORY = 1.0
 
 
 def available_memory() -> int | None:
