@@ -500,7 +500,7 @@ def map_documents(
         stats["stage_seconds"] = timings
     if cache_dir is None:
         return fresh
-    appended = False
+    added: Result | None = None
     if store is not None and len(todo) < n:
         kept = {doc_ids[i] for i in range(n) if keys[i] in stored}
         old = store.frames
@@ -512,16 +512,11 @@ def map_documents(
         # that is not already the corpus order (appending articles, the usual case, needs no sort)
         if [d for d in store.doc_ids if d in kept] + [doc_ids[i] for i in todo] != doc_ids:
             combined = _in_corpus_order(combined, doc_ids)
-        else:
-            appended = keys[: len(store.keys)] == store.keys and added is not None
     else:
         combined = _concat(fresh, consume=True)  # analysed in corpus order
     if store is None or todo or store.keys != keys or not _store_dir(cache_dir, cfg, corpus).is_dir():
-        new_store = Store(keys, doc_ids, combined)
-        if appended:  # the old store's segments stay as they are: write only the new articles' rows
-            store_save(cache_dir, cfg, new_store, corpus, base=store, added=added)
-        else:
-            store_save(cache_dir, cfg, new_store, corpus)
+        # when the old store's articles are the first ones, unchanged, only the new rows are written
+        store_save(cache_dir, cfg, Store(keys, doc_ids, combined), corpus, base=store, added=added)
     return [combined]
 
 
