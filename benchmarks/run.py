@@ -10,19 +10,18 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
 2. **the full analysis** exactly as ``mali-partners analyse`` runs it: ``pipeline.run``
    (with an empty cache, so every article is analysed and the cache store written), then
    ``pipeline.analysis_tables_write`` (each table job computes and writes its tables).
-   Stages are timed by hooks
-   wrapped around the pipeline's own functions for the duration of the run (nothing is
-   re-implemented): ``corpus_load`` (load+validate), ``engine_map`` (the per-article step,
-   split into clean / sentences+tokens / mentions / terms / relations / unmatched in
-   proportion to the CPU seconds ``pipeline.analyse_document`` reports from the workers),
-   ``combine``, and the table jobs (frequency, trajectory, co-occurrence, KWIC, actors,
-   rows) and writing, in proportion to the seconds ``analysis_tables_write`` reports for each;
+   Stages are timed by hooks wrapped around the pipeline's own functions for the duration
+   of the run (nothing is re-implemented): ``corpus_load`` (load+validate), ``engine_map``
+   (the per-article step, split into clean / sentences+tokens / mentions / terms /
+   relations / unmatched in proportion to the CPU seconds ``pipeline.analyse_document``
+   reports from the workers), ``combine``, and the table jobs of ``pipeline.TABLE_JOBS``
+   and writing, in proportion to the seconds ``analysis_tables_write`` reports for each;
 3. **an incremental run**: one article is added (to a copy of the corpus made of hard
    links) and the analysis rerun with the cache of step 2: only that article is analysed.
-   Its table files are compared byte for byte with a reference computed without the disk cache (the per-
-   article frames of step 2 kept in memory plus the new article analysed in this process;
-   ``--verify-full`` instead reruns the whole analysis without any cache, which doubles
-   the time).
+   Its table files are compared byte for byte with a reference computed without the disk
+   cache (the per-article frames of step 2 kept in memory plus the new article analysed in
+   this process; ``--verify-full`` instead reruns the whole analysis without any cache,
+   which doubles the time).
 
 Results go to ``benchmarks/results/bench-<size>.json``, the chart to
 ``benchmarks/results/bench.png`` and the summary table into ``benchmarks/README.md``.
@@ -48,13 +47,14 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.generate import CORPORA, add_article, generate
+from mali_partners.pipeline import TABLE_JOBS
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 README = HERE / "README.md"
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations", "unmatched")
-TABLE_STAGES = ("trajectory", "frequency", "kwic", "evidence", "cooccurrence", "actors", "rows")  # pipeline.TABLE_JOBS
+TABLE_STAGES = tuple(TABLE_JOBS)  # the table jobs, each timed as a stage
 
 
 def _rss_mb() -> dict[str, float]:
@@ -131,7 +131,6 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
         jobs: dict[str, float] = {}
         pl.analysis_tables_write(an, out, workers=args.workers, timings=jobs)
     t_end = time.perf_counter()
-    assert set(jobs) <= {*TABLE_STAGES, "write"}, "benchmarks.run.TABLE_STAGES must list pipeline.TABLE_JOBS"
     # the table jobs (which write their own tables) may run in parallel: split their wall time in
     # proportion to the seconds each job spent computing, and all of them writing
     job_total = sum(jobs.values())
@@ -361,17 +360,17 @@ def summary_markdown(results: list[dict]) -> str:
     ]
     for r in results:
         st = r["full"]["stages_s"]
-        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "write", "tables_other"])  # tables_other: older results
+        tables = sum(st.get(s, 0.0) for s in [*TABLE_STAGES, "write"])
         inc = r.get("incremental")
+        plus_one = (
+            f"{inc['total_s']:.1f} / {inc['analysis_s']:.1f} | {'yes' if inc['tables_identical'] else 'NO'}"
+            if inc
+            else "- | -"
+        )
         lines.append(
             f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "
             f"| {r['throughput_mb_s']:.3f} | {r['baselines_s']['regex_floor']:.3f} | {r['baselines_s'].get('sklearn_countvectorizer', float('nan')):.3f} "
-            f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} "
-            f"| {inc['total_s']:.1f} / {inc.get('analysis_s', float('nan')):.1f} | {'yes' if inc['tables_identical'] else 'NO'} |"
-            if inc
-            else f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "
-            f"| {r['throughput_mb_s']:.3f} | {r['baselines_s']['regex_floor']:.3f} | {r['baselines_s'].get('sklearn_countvectorizer', float('nan')):.3f} "
-            f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | - | - |"
+            f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | {plus_one} |"
         )
     m = results[-1]["machine"]
     lines += [
