@@ -387,10 +387,9 @@ def kwic(
     if sort == "position":  # ordered here, on lists: sorting the finished frame moves every string column
         doc_rank, _ = pd.factorize(np.asarray(doc_l, dtype=object), sort=True)
         order = np.lexsort((np.asarray(start_l, dtype=np.int64), doc_rank))
-        if len(order) and (np.diff(order) < 0).any():
+        if (np.diff(order) < 0).any():
             columns = {k: np.asarray(v, dtype=object)[order] for k, v in columns.items()}
-        out = pd.DataFrame(columns).astype({"sentence_id": "int64"})
-        return out.reset_index(drop=True)
+        return pd.DataFrame(columns).astype({"sentence_id": "int64"})
     out = pd.DataFrame({**columns, "_mid": [mid[d] for d in doc_l], "_pos": start_l})
     if sort == "left":
         out = (
