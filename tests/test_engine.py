@@ -36,6 +36,12 @@ def synthetic(tmp_path_factory) -> Path:
     return generate(120, tmp_path_factory.mktemp("synthetic") / "corpus", target_bytes=400)
 
 
+@pytest.fixture(scope="module")
+def synthetic_an(synthetic) -> pl.Analysis:
+    """The synthetic corpus analysed in this process (the table tests only read it)."""
+    return pl.run(synthetic, workers=1)
+
+
 def test_timed_step_matches_analyse_document(seeds_dir):
     """The per-article step with its stage timers on gives the same frames, and times every stage."""
     docs = pl.corpus_load(seeds_dir)
@@ -61,12 +67,11 @@ def test_dask_engine_matches_local(seeds_dir, analysis, tmp_path):
     assert len(stores) == 1 and len(json.loads(stores[0].read_text())["keys"]) == 5
 
 
-def test_process_pool_matches_sequential(synthetic):
+def test_process_pool_matches_sequential(synthetic, synthetic_an):
     stats: dict = {}
     pooled = pl.run(synthetic, workers=2, stats=stats)
     assert stats["n_analysed"] == 120
-    sequential = pl.run(synthetic, workers=1)
-    assert_tables_equal(pooled, sequential)
+    assert_tables_equal(pooled, synthetic_an)
 
 
 def test_chunked_step_gives_the_rows_of_its_articles_one_by_one(synthetic):
@@ -79,12 +84,13 @@ def test_chunked_step_gives_the_rows_of_its_articles_one_by_one(synthetic):
         pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), obj=name)
 
 
-def test_parallel_tables_match_sequential(synthetic, monkeypatch):
+def test_parallel_tables_match_sequential(synthetic_an, monkeypatch):
     """The corpus-level table jobs give the same tables on forked workers as one after the other."""
-    an = pl.run(synthetic, workers=1)
+    an = synthetic_an
     sequential_times: dict = {}
     sequential = pl.analysis_tables(an, workers=1, timings=sequential_times)
     monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
+    monkeypatch.setattr(pl, "available_memory", lambda: None)  # two workers, whatever this machine has free
     parallel_times: dict = {}
     parallel = pl.analysis_tables(an, workers=2, timings=parallel_times)
     assert list(parallel) == list(sequential) == list(pl.TABLES)
@@ -94,12 +100,13 @@ def test_parallel_tables_match_sequential(synthetic, monkeypatch):
     assert {t for job in pl.TABLE_JOBS.values() for t in job} == set(pl.TABLES)  # every table made by one job
 
 
-def test_jobs_writing_their_own_tables_write_the_same_files(synthetic, tmp_path, monkeypatch):
+def test_jobs_writing_their_own_tables_write_the_same_files(synthetic_an, tmp_path, monkeypatch):
     """analysis_tables_write (each job writes its tables, in its own process) = write_tables(analysis_tables)."""
-    an = pl.run(synthetic, workers=1)
+    an = synthetic_an
     (tmp_path / "whole").mkdir()
     pl.write_tables(pl.analysis_tables(an, workers=1), tmp_path / "whole")
     monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
+    monkeypatch.setattr(pl, "available_memory", lambda: None)  # two workers, whatever this machine has free
     for workers in (1, 2):
         folder = tmp_path / f"jobs{workers}"
         folder.mkdir()
@@ -113,8 +120,8 @@ def test_jobs_writing_their_own_tables_write_the_same_files(synthetic, tmp_path,
             assert (folder / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), (workers, name)
 
 
-def test_table_workers_fit_in_the_available_memory(synthetic, monkeypatch):
-    an = pl.run(synthetic, workers=1)
+def test_table_workers_fit_in_the_available_memory(synthetic_an, monkeypatch):
+    an = synthetic_an
     frames = sum(int(getattr(an, n).memory_usage(deep=True).sum()) for n in pl.DOC_FRAMES)
     per_job = frames * pl.TABLE_JOB_MEMORY
     for have, workers, want in [
@@ -135,9 +142,9 @@ def _dying_job(job, partners, folder):
     return pl._job_output(pl._FORKED, job, partners, folder)
 
 
-def test_a_killed_table_worker_is_replaced_by_this_process(synthetic, tmp_path, monkeypatch):
+def test_a_killed_table_worker_is_replaced_by_this_process(synthetic_an, tmp_path, monkeypatch):
     """When a forked table worker dies, its jobs run in the main process: same files, and a warning."""
-    an = pl.run(synthetic, workers=1)
+    an = synthetic_an
     (tmp_path / "ref").mkdir()
     pl.analysis_tables_write(an, tmp_path / "ref", workers=1)
     monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
