@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .gazetteer import Alias, Gazetteer, fold_key
-from .text import sentence_lookup, stopwords
+from .text import sentence_rows, stopwords
 
 MENTION_COLUMNS = [
     "doc_id",
@@ -331,6 +331,30 @@ def unmatched_from_counts(per_doc: pd.DataFrame, min_count: int = 1) -> pd.DataF
 KWIC_SORTS = ("position", "left", "right", "date")
 
 
+KWIC_CHUNK = 50_000  # lines whose context strings exist as Python objects at once (memory)
+
+
+def _kwic_context(texts: pd.Series, offsets: np.ndarray, ends: np.ndarray, width: int) -> dict[str, pd.Series]:
+    """The left / keyword / right columns of :func:`kwic`: ``texts`` sliced around each [offset, end).
+
+    Built :data:`KWIC_CHUNK` lines at a time into Arrow-backed columns, so memory holds the
+    compact columns and one chunk of Python strings, not every line as Python objects.
+    """
+    import pyarrow as pa
+
+    out: dict[str, list] = {"left": [], "keyword": [], "right": []}
+    for c0 in range(0, len(texts), KWIC_CHUNK):
+        left, keyword, right = [], [], []
+        chunk = texts.iloc[c0 : c0 + KWIC_CHUNK].tolist()
+        for text, a, b in zip(chunk, offsets[c0 : c0 + KWIC_CHUNK].tolist(), ends[c0 : c0 + KWIC_CHUNK].tolist()):
+            left.append(text[max(0, a - width) : a])
+            keyword.append(text[a:b])
+            right.append(text[b : b + width])
+        for name, values in zip(out, (left, keyword, right)):
+            out[name].append(pa.array(values, pa.large_string()))
+    return {name: pd.Series(pa.chunked_array(c, pa.large_string()), dtype="str") for name, c in out.items()}
+
+
 def kwic(
     mentions: pd.DataFrame,
     sentences: pd.DataFrame,
@@ -355,42 +379,34 @@ def kwic(
         m = m[m["actor"] == actor]
     if alias is not None:
         m = m[m["alias"] == alias]
-    # plain Python over lists: a pandas lookup per mention dominated the run time
-    sent = sentence_lookup(sentences)
-    ids = docs["doc_id"].tolist()
-    pub = dict(zip(ids, docs["published"].tolist()))
-    mid = dict(zip(ids, docs["date_mid"].tolist()))
-    doc_l, sid_l, actor_l = m["doc_id"].tolist(), m["sentence_id"].tolist(), m["actor"].tolist()
-    start_l = m["start"].tolist()
-    if not doc_l:
+    if not len(m):
         return pd.DataFrame(
             columns=["doc_id", "published", "sentence_id", "actor", "left", "keyword", "right", "sentence"]
         )
-    left, keyword, right, sentence = [], [], [], []
-    for doc_id, sid, start, end in zip(doc_l, sid_l, start_l, m["end"].tolist()):
-        text, s0 = sent[(doc_id, sid)]
-        a, b = start - s0, end - s0
-        left.append(text[max(0, a - width) : a])
-        keyword.append(text[a:b])
-        right.append(text[b : b + width])
-        sentence.append(text)
-    columns = {
-        "doc_id": doc_l,
-        "published": [pub[d] for d in doc_l],
-        "sentence_id": sid_l,
-        "actor": actor_l,
-        "left": left,
-        "keyword": keyword,
-        "right": right,
-        "sentence": sentence,
-    }
-    if sort == "position":  # ordered here, on lists: sorting the finished frame moves every string column
-        doc_rank, _ = pd.factorize(np.asarray(doc_l, dtype=object), sort=True)
-        order = np.lexsort((np.asarray(start_l, dtype=np.int64), doc_rank))
+    if sort == "position":  # ordered first: sorting the finished frame would move every string column
+        doc_rank, _ = pd.factorize(m["doc_id"], sort=True)
+        order = np.lexsort((m["start"].to_numpy(np.int64), doc_rank))
         if (np.diff(order) < 0).any():
-            columns = {k: np.asarray(v, dtype=object)[order] for k, v in columns.items()}
-        return pd.DataFrame(columns).astype({"sentence_id": "int64"})
-    out = pd.DataFrame({**columns, "_mid": [mid[d] for d in doc_l], "_pos": start_l})
+            m = m.take(order)
+    # columns taken in Arrow by row position; only the context slices are made in Python
+    rows = sentence_rows(sentences, m["doc_id"], m["sentence_id"])
+    doc_rows = pd.Index(docs["doc_id"]).get_indexer(m["doc_id"])
+    if (doc_rows < 0).any():
+        raise KeyError(f"article {m['doc_id'].iloc[int(np.flatnonzero(doc_rows < 0)[0])]!r} is not in docs")
+    texts = sentences["text"].take(rows).reset_index(drop=True)
+    s0 = sentences["start"].to_numpy(np.int64)[rows]
+    columns = {
+        "doc_id": m["doc_id"].reset_index(drop=True),
+        "published": docs["published"].take(doc_rows).reset_index(drop=True),
+        "sentence_id": m["sentence_id"].to_numpy(np.int64),
+        "actor": m["actor"].reset_index(drop=True),
+        **_kwic_context(texts, m["start"].to_numpy(np.int64) - s0, m["end"].to_numpy(np.int64) - s0, width),
+        "sentence": texts,
+    }
+    if sort == "position":
+        return pd.DataFrame(columns)
+    mid = docs["date_mid"].take(doc_rows).to_numpy()
+    out = pd.DataFrame({**columns, "_mid": mid, "_pos": m["start"].to_numpy(np.int64)})
     if sort == "left":
         out = (
             out.assign(_k=out["left"].str.split().str[-1].fillna("").str.lower())

@@ -213,6 +213,24 @@ def engine_map(
     )
 
 
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc ``malloc_trim``; elsewhere only garbage collection).
+
+    Called after the per-chunk frames are combined and after each table job run in this
+    process: the freed parts otherwise stay in the resident set (at 10k articles, 1.5 GB
+    held for 0.9 GB of frames; 1.1 GB after trimming).
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc (macOS, musl, Windows)
+        return
+    trim(0)
+
+
 def combine(results: list[dict[str, pd.DataFrame]]) -> tuple[pd.DataFrame, ...]:
     """Concatenate the frames of per-article (or per-chunk) results in order, as a tuple in :data:`DOC_FRAMES` order.
 
@@ -282,6 +300,7 @@ def run(
     )
     docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched = combine(results)
     del results
+    release_memory()
     docs.attrs.update(attrs)
     prov = {
         "corpus_dir": str(corpus_dir),
@@ -718,6 +737,7 @@ def _run_table_jobs(
     else:
         for j in TABLE_JOBS:
             done(j, _job_output(an, j, partners, folder))
+            release_memory()
     if folder is None:
         seconds.pop("write", None)
     if timings is not None:
@@ -807,7 +827,8 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]
     for name, df in tables.items():
         table = pa.Table.from_pandas(df, preserve_index=False)
         pacsv.write_csv(table, folder / f"{name}.csv")
-        pq.write_table(table, folder / f"{name}.parquet")
+        # one chunk per column: Parquet pages (and so the file's bytes) follow the chunks
+        pq.write_table(table.combine_chunks(), folder / f"{name}.parquet")
 
 
 def data_dictionary_markdown() -> str:

@@ -15,6 +15,7 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 from nltk.tokenize import RegexpTokenizer
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
@@ -107,6 +108,19 @@ def sentence_lookup(sentences: pd.DataFrame) -> dict[tuple[str, int], tuple[str,
     """``(doc_id, sentence_id) -> (text, start)`` for every sentence: the O(1) lookup the per-row steps use."""
     keys = zip(sentences["doc_id"].tolist(), sentences["sentence_id"].tolist())
     return dict(zip(keys, zip(sentences["text"].tolist(), [int(x) for x in sentences["start"].tolist()])))
+
+
+def sentence_rows(sentences: pd.DataFrame, doc_id: pd.Series, sentence_id: pd.Series) -> np.ndarray:
+    """Row position in ``sentences`` of each (doc_id, sentence_id) pair, for taking sentence columns in bulk.
+
+    Per-row tables take texts by position (in Arrow) instead of a Python string per row.
+    """
+    index = pd.MultiIndex.from_arrays([sentences["doc_id"], sentences["sentence_id"]])
+    rows = index.get_indexer(pd.MultiIndex.from_arrays([doc_id, sentence_id]))
+    if (rows < 0).any():
+        i = int(np.flatnonzero(rows < 0)[0])
+        raise KeyError(f"no sentence {sentence_id.iloc[i]} in article {doc_id.iloc[i]!r}")
+    return rows
 
 
 def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:

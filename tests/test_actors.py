@@ -620,6 +620,43 @@ def test_kwic_sorts(analysis, actor, sort):
     assert keys == sorted(keys)
 
 
+def test_kwic_hand_computed_and_chunked(monkeypatch):
+    # two articles listed out of id order, mentions given out of order: lines come by article id, then offset
+    docs = pd.DataFrame(
+        {"doc_id": ["b", "a"], "published": ["2020", "2019"], "date_mid": pd.to_datetime(["2020-07-01", "2019-07-01"])}
+    )
+    sentences = pd.DataFrame(
+        {
+            "doc_id": ["b", "a", "a"],
+            "sentence_id": [0, 0, 1],
+            "start": [0, 0, 20],
+            "text": ["Russia and Mali.", "France left Mali.", "Wagner came."],
+        }
+    )
+    mentions = pd.DataFrame(
+        {
+            "doc_id": ["b", "a", "a", "a"],
+            "sentence_id": [0, 1, 0, 0],
+            "start": [0, 20, 12, 0],
+            "end": [6, 26, 16, 6],
+            "actor": ["Russia", "Wagner", "Mali", "France"],
+            "alias": ["Russia", "Wagner", "Mali", "France"],
+        }
+    )
+    expected = [
+        ("a", "2019", 0, "France", "", "France", " left", "France left Mali."),
+        ("a", "2019", 0, "Mali", "left ", "Mali", ".", "France left Mali."),
+        ("a", "2019", 1, "Wagner", "", "Wagner", " came", "Wagner came."),
+        ("b", "2020", 0, "Russia", "", "Russia", " and ", "Russia and Mali."),
+    ]
+    whole = act.kwic(mentions, sentences, docs, width=5)
+    assert list(whole.itertuples(index=False, name=None)) == expected
+    monkeypatch.setattr(act, "KWIC_CHUNK", 1)  # a chunk per line: same frame, same dtypes
+    pd.testing.assert_frame_equal(act.kwic(mentions, sentences, docs, width=5), whole)
+    with pytest.raises(KeyError, match="no sentence 3 in article 'a'"):
+        act.kwic(mentions.assign(sentence_id=[0, 3, 0, 0]), sentences, docs)
+
+
 def test_kwic_rejects_bad_arguments(analysis):
     with pytest.raises(ValueError, match="sort must be one of"):
         act.kwic(analysis.mentions, analysis.sentences, analysis.docs, actor="Wagner", sort="alphabetical")
