@@ -24,7 +24,7 @@ import yaml
 from .dating import date_mention, resolve
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer, yaml_problem
-from .text import sentence_lookup
+from .text import sentence_lookup, sentence_rows
 
 PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
 CUE_TYPES = ("verbal", "material")
@@ -719,7 +719,6 @@ def trajectory_evidence(
     """
     freq = _check_period(period)
     u = units if partners is None else units[units["partner"].isin(partners)]
-    s = sentence_lookup(sentences)
     d = docs.set_index("doc_id")
     # period and date labels formatted once per distinct day (a corpus has far fewer days than units)
     days = pd.DatetimeIndex(u["date_point"].dropna().unique())
@@ -741,7 +740,12 @@ def trajectory_evidence(
             "label": u["label"],
             "n_cues": u["n_cues"],
             "cues": u["cues"],
-            "sentence": [s[(a, b)][0] for a, b in zip(u["doc_id"].tolist(), u["sentence_id"].tolist())],
+            # taken in Arrow by row position: no Python string per unit
+            "sentence": pd.Series(
+                sentences["text"].take(sentence_rows(sentences, u["doc_id"], u["sentence_id"])).array, index=u.index
+            )
+            if len(u)
+            else [],
         }
     )
     return out.sort_values(["partner", "period", "doc_id", "sentence_id"]).reset_index(drop=True)
@@ -757,7 +761,6 @@ def trajectory_events(
     One row per partner, date and event (the first sentence that names it).
     """
     ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
-    s = sentence_lookup(sentences)
     by_sentence: dict[tuple[str, int], list[tuple[float, str, list[str]]]] = {}
     cols = [ev[c].tolist() for c in ("doc_id", "sentence_id", "weight", "cue", "partner")]
     for d, i, w, cue, ps in zip(*cols):
@@ -785,7 +788,7 @@ def trajectory_events(
                 "score": score,
                 "doc_id": doc_id,
                 "sentence_id": sid,
-                "sentence": s[(doc_id, sid)][0],
+                "sentence": None,  # taken below, in one go
             }
         )
     out = pd.DataFrame(
@@ -804,6 +807,8 @@ def trajectory_events(
             "sentence",
         ],
     )
+    if len(out):
+        out["sentence"] = sentences["text"].take(sentence_rows(sentences, out["doc_id"], out["sentence_id"])).array
     out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(
         ["partner", "date_earliest", "date_latest", "event"]
     )

@@ -425,3 +425,13 @@ def test_fold_keeps_offsets_on_seeds(seed_layers) -> None:
         assert len(folded) == len(text)
         assert all(a == b for a, b in zip(text, folded) if a.isascii())
     assert "Goita" in fold(docs.set_index("doc_id").loc["004", "text"])
+
+
+def test_sentence_rows_hand_computed():
+    from mali_partners.text import sentence_rows
+
+    sentences = pd.DataFrame({"doc_id": ["b", "b", "a"], "sentence_id": [0, 1, 0], "text": ["B0", "B1", "A0"]})
+    rows = sentence_rows(sentences, pd.Series(["a", "b", "b", "a"]), pd.Series([0, 1, 0, 0]))
+    assert rows.tolist() == [2, 1, 0, 2]
+    with pytest.raises(KeyError, match="no sentence 1 in article 'a'"):
+        sentence_rows(sentences, pd.Series(["b", "a"]), pd.Series([0, 1]))
