@@ -390,15 +390,16 @@ def update_readme(results: list[dict]) -> None:
 
 
 def memory_needed_mb(n: int) -> float | None:
-    """Peak memory (main + workers) for ``n`` articles, extrapolated linearly from the largest measured size below it."""
-    measured = []
+    """Peak memory (main + workers) for ``n`` articles: as measured at that size when it was, else
+    extrapolated linearly from the largest measured size below it (None with no measurement)."""
+    measured = {}
     for f in RESULTS.glob("bench-*.json"):
         r = json.loads(f.read_text(encoding="utf-8"))
-        if r.get("size", 0) < n and "peak_rss_mb" in r:
-            measured.append(r)
+        if r.get("size", 0) <= n and "peak_rss_mb" in r:
+            measured[r["size"]] = r
     if not measured:
         return None
-    r = max(measured, key=lambda r: r["size"])
+    r = measured[max(measured)]
     workers = r.get("workers") or 1
     return r["peak_rss_mb"]["main"] * n / r["size"] + workers * r["peak_rss_mb"]["worker"]
 
@@ -428,8 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         need, have = memory_needed_mb(n), memory_available_mb()
         if not args.force and need is not None and have is not None and need > 0.9 * have:
             print(
-                f"[{n}] skipped: the analysis would need about {need / 1024:.0f} GB of memory (extrapolated from the "
-                f"largest measured run), more than 90% of the {have / 1024:.0f} GB this machine has available; "
+                f"[{n}] skipped: the analysis would need about {need / 1024:.0f} GB of memory (as measured at this size, or "
+                f"extrapolated from the largest size below), more than 90% of the {have / 1024:.0f} GB this machine has available; "
                 "--force runs it anyway",
                 flush=True,
             )

@@ -216,9 +216,9 @@ def engine_map(
 def release_memory() -> None:
     """Give freed heap memory back to the system (glibc ``malloc_trim``; elsewhere only garbage collection).
 
-    Called after the per-chunk frames are combined and after each table job run in this
-    process: the freed parts otherwise stay in the resident set (at 10k articles, 1.5 GB
-    held for 0.9 GB of frames; 1.1 GB after trimming).
+    Called after the corpus is read, after the per-chunk frames are combined and after each
+    table job run in this process: the freed memory otherwise stays in the resident set (at
+    10k articles, 1.5 GB held for 0.9 GB of frames; 1.1 GB after trimming).
     """
     import ctypes
     import gc
@@ -285,6 +285,7 @@ def run(
     if problems:
         raise InputError(problems, "inputs")
     assert docs is not None and gaz is not None and lex is not None
+    release_memory()  # reading and checking every file leaves freed pages (10k articles: 0.2 GB)
     cv = docs.attrs["corpus_version"]
     attrs = dict(docs.attrs)  # this load's corpus_version and corpus_dir (cached frames carry an older run's)
     results = engine_map(

@@ -50,6 +50,18 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert not list((tmp_path / "corpora").glob(".tables-*")) and not (tmp_path / "corpora" / "60-plus1").exists()
 
 
+def test_memory_estimate_uses_the_same_size_else_extrapolates(bench, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    assert bench.memory_needed_mb(1000) is None
+    for size, main in ((1000, 200.0), (10000, 1500.0)):
+        res = {"size": size, "workers": 2, "peak_rss_mb": {"main": main, "worker": 100.0}}
+        (results / f"bench-{size}.json").write_text(json.dumps(res), encoding="utf-8")
+    assert bench.memory_needed_mb(10000) == 1500 + 2 * 100  # measured at that size
+    assert bench.memory_needed_mb(5000) == 200 * 5 + 2 * 100  # from 1,000: the largest size below
+    assert bench.memory_needed_mb(100000) == 1500 * 10 + 2 * 100
+
+
 def test_tables_equal_names_the_table_whose_file_differs(bench, tmp_path):
     from mali_partners.pipeline import TABLES
 
