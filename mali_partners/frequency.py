@@ -75,6 +75,20 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "position", "term", "surface"])
 
 
+CORPUS_TERM_COLUMNS = ("doc_id", "sentence_id", "position", "term")
+
+
+def terms_compact(terms: pd.DataFrame) -> pd.DataFrame:
+    """The term columns the corpus-level steps read (:data:`CORPUS_TERM_COLUMNS`), numbers as int32.
+
+    Without stemming ``surface`` repeats ``term``; dropping it and narrowing the numbers
+    takes about 40% off the second largest per-article frame (memory and cache).
+    """
+    out = terms[list(CORPUS_TERM_COLUMNS)].astype({"sentence_id": "int32", "position": "int32"})
+    out.attrs.update(terms.attrs)
+    return out
+
+
 def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
     """Juilland's D over parts of unequal size: 1 - (sd / mean of relative frequencies) / sqrt(parts - 1).
 

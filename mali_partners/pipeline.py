@@ -47,7 +47,9 @@ def code_version() -> str:
 class Analysis:
     """Every frame of one run, with the configuration that produced it.
 
-    ``tokens`` holds only the columns the corpus-level steps read (see :func:`text.tokens_compact`).
+    ``tokens`` and ``terms`` hold only the columns the corpus-level steps read (see
+    :func:`text.tokens_compact`, :func:`frequency.terms_compact`); ``docs`` has the raw
+    text's length (``n_chars_raw``), not the raw text (the cleaned ``text`` is kept).
     """
 
     docs: pd.DataFrame
@@ -161,6 +163,8 @@ def analyse_document(
     """
     marks = [time.perf_counter()]
     docs, cleaning = corpus_clean(doc)
+    # the raw text is not read again: its length is all the tables need
+    docs = docs.assign(n_chars_raw=docs["text_raw"].str.len()).drop(columns="text_raw")
     marks.append(time.perf_counter())
     sentences = corpus_sentences(docs)
     tokens = sentences_tokens(sentences)
@@ -168,7 +172,7 @@ def analyse_document(
     mentions = act.mentions_find(sentences, gaz, matcher)
     mentions = traj.mentions_date(mentions, sentences, docs)
     marks.append(time.perf_counter())
-    terms = freq.tokens_terms(tokens, gaz)
+    terms = freq.terms_compact(freq.tokens_terms(tokens, gaz))
     tokens = tokens_compact(tokens)
     marks.append(time.perf_counter())
     units, hits = traj.relations_score(mentions, sentences, gaz, lex)
@@ -644,7 +648,6 @@ def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.Data
         }
     if job == "rows":
         docs = an.docs.assign(
-            n_chars_raw=an.docs["text_raw"].str.len(),
             n_chars_clean=an.docs["text"].str.len(),
             n_sentences=an.docs["doc_id"].map(an.sentences.groupby("doc_id").size()).fillna(0).astype(int),
             n_tokens=an.docs["doc_id"].map(an.doc_sizes).astype(int),

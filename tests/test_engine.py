@@ -323,6 +323,8 @@ def test_skip_invalid_lists_the_corrupt_files_and_analyses_the_rest(corpus_copy,
     documents = pd.read_csv(out / "documents.csv", dtype={"doc_id": str})
     assert len(documents) == 3
     assert not set(documents["file"]) & {bad_utf8, empty}
+    for file, n_raw in zip(documents["file"], documents["n_chars_raw"]):  # kept as a length, not the raw text
+        assert n_raw == len((corpus_copy / file).read_bytes().decode("utf-8"))
     prov = json.loads((out / "provenance.json").read_text())
     assert {Path(s["file"]).name for s in prov["skipped"]} == {bad_utf8, empty}
 

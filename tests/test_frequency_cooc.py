@@ -559,6 +559,23 @@ def test_multiword_actor_names_one_term(gaz):
     assert {"european", "union", "russian", "federation"} <= plain and "european union" not in plain
 
 
+def test_terms_compact_hand_computed(gaz):
+    """Without stemming the compact terms lose only ``surface`` (the term itself) and take int32 numbers."""
+    docs = pd.DataFrame({"doc_id": ["x"], "text": ["The European Union met Mali. Russia left."]})
+    terms = fq.tokens_terms(sentences_tokens(corpus_sentences(docs)), gaz)
+    assert (terms["surface"] == terms["term"]).all()
+    small = fq.terms_compact(terms)
+    assert list(small.columns) == ["doc_id", "sentence_id", "position", "term"]
+    assert [str(t) for t in small.dtypes[["sentence_id", "position"]]] == ["int32", "int32"]
+    assert list(small.itertuples(index=False, name=None)) == [
+        ("x", 0, 0, "european union"),
+        ("x", 0, 1, "met"),
+        ("x", 0, 2, "mali"),
+        ("x", 1, 0, "russia"),
+        ("x", 1, 1, "left"),
+    ]
+
+
 def test_stemming_shows_most_frequent_surface(gaz):
     docs = pd.DataFrame(
         {
