@@ -66,16 +66,18 @@ def _token_rows(tokens: pd.DataFrame, doc_ids, offsets: np.ndarray) -> tuple[np.
     offset; ``tokens`` must hold each article's tokens together, in text order.
     """
     codes, uniques = pd.factorize(tokens["doc_id"])
-    t_start = tokens["start"].to_numpy(dtype=np.int64)
-    t_end = tokens["end"].to_numpy(dtype=np.int64)
-    shift = np.int64(1) << np.int64(40)
-    t_key = codes.astype(np.int64) * shift + t_start
     m_code = pd.Index(uniques).get_indexer(doc_ids).astype(np.int64)
-    offsets = np.asarray(offsets, dtype=np.int64)
-    i = np.searchsorted(t_key, m_code * shift + offsets, side="right") - 1
     first = np.searchsorted(codes, np.arange(len(uniques)), side="left")[m_code]
     last = np.searchsorted(codes, np.arange(len(uniques)), side="right")[m_code] - 1
-    outside = (i < first) | (offsets >= t_end[np.maximum(i, 0)])
+    # the key is built in place in the codes' array: one token-length int64 array, not four
+    shift = np.int64(1) << np.int64(40)
+    t_key = codes.astype(np.int64, copy=False)
+    t_key *= shift
+    t_key += tokens["start"].to_numpy()
+    offsets = np.asarray(offsets, dtype=np.int64)
+    i = np.searchsorted(t_key, m_code * shift + offsets, side="right") - 1
+    del t_key, codes
+    outside = (i < first) | (offsets >= tokens["end"].to_numpy()[np.maximum(i, 0)])
     return np.where(outside, np.minimum(np.maximum(i + 1, first), last), i), first, last
 
 
@@ -145,6 +147,52 @@ def _measures(rows: list[dict]) -> pd.DataFrame:
     return df[COOC_COLUMNS]
 
 
+COOC_CHUNK = 200_000  # mentions per chunk (whole articles): bounds the window level's arrays
+
+
+def _article_chunks(doc_codes: np.ndarray, size: int) -> list[slice]:
+    """Consecutive row ranges of about ``size`` rows, cut only between articles (``doc_codes`` non-decreasing)."""
+    cuts, n = [0], len(doc_codes)
+    while cuts[-1] < n:
+        end = cuts[-1] + size
+        cuts.append(n if end >= n else int(np.searchsorted(doc_codes, doc_codes[end - 1], side="right")))
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:])] or [slice(0, 0)]
+
+
+def _level_units(
+    level: str, docs: np.ndarray, actors: np.ndarray, sid: np.ndarray, tok: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(unit, actor) codes of mentions at one level: units are sentences, articles or token windows."""
+    if level == "sentence":
+        return docs * (int(sid.max(initial=0)) + 1) + sid, actors
+    if level == "document":
+        return docs, actors
+    lo = np.maximum(0, tok - window)
+    reps = tok - lo + 1
+    start = np.repeat(lo - (np.cumsum(reps) - reps), reps)
+    start += np.arange(len(start))
+    units = np.repeat(docs * (int(tok.max(initial=0)) + 1), reps)
+    units += start
+    return units, np.repeat(actors, reps)
+
+
+def _add_counts(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_actors: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sum of several :func:`_pair_counts` results (per actor, and per pair key, keys sorted)."""
+    if len(parts) == 1:
+        return parts[0]
+    per_actor = np.zeros(n_actors, dtype=np.int64)
+    for p in parts:
+        per_actor += p[0]
+    keys = np.concatenate([p[1] for p in parts])
+    counts = np.concatenate([p[2] for p in parts])
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+    return per_actor, keys[first], np.add.reduceat(counts, first) if len(keys) else counts
+
+
 def textstat_cooccurrence(
     mentions: pd.DataFrame,
     tokens: pd.DataFrame,
@@ -179,25 +227,21 @@ def textstat_cooccurrence(
     actor_codes = pd.Index(names).get_indexer(m["actor"]).astype(np.int64)
     doc_codes, _ = pd.factorize(m["doc_id"])
     doc_codes = doc_codes.astype(np.int64)
+    sid = m["sentence_id"].to_numpy(dtype=np.int64)
+    # a mention at token i is in the windows starting at tokens max(0, i - k) .. i of its article
+    tok = mention_token_index(m, tokens).to_numpy(dtype=np.int64) if "window" in levels else sid
+    if len(doc_codes) and (np.diff(doc_codes) < 0).any():  # each article's mentions together, for the chunks
+        order = np.argsort(doc_codes, kind="stable")
+        doc_codes, actor_codes, sid, tok = doc_codes[order], actor_codes[order], sid[order], tok[order]
+    chunks = _article_chunks(doc_codes, COOC_CHUNK)
     rows: list[dict] = []
     for level in levels:
-        if level == "sentence":
-            n = n_sent
-            sid = m["sentence_id"].to_numpy(dtype=np.int64)
-            units, actors_ = doc_codes * (int(sid.max(initial=0)) + 1) + sid, actor_codes
-        elif level == "document":
-            n = n_doc
-            units, actors_ = doc_codes, actor_codes
-        else:
-            n = len(tokens)
-            # a mention at token i is in the windows starting at tokens max(0, i - k) .. i of its article
-            i = mention_token_index(m, tokens).to_numpy(dtype=np.int64)
-            lo = np.maximum(0, i - window)
-            reps = i - lo + 1
-            start = np.repeat(lo, reps) + np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-            span = int(i.max(initial=0)) + 1
-            units, actors_ = np.repeat(doc_codes, reps) * span + start, np.repeat(actor_codes, reps)
-        per_actor, pair_keys, counts = _pair_counts(units, actors_, n_act)
+        n = {"sentence": n_sent, "document": n_doc}.get(level, len(tokens))
+        parts = [
+            _pair_counts(*_level_units(level, doc_codes[c], actor_codes[c], sid[c], tok[c], window), n_act)
+            for c in chunks
+        ]  # units never span two articles: chunk counts add up
+        per_actor, pair_keys, counts = _add_counts(parts, n_act)
         rows += [
             {
                 "actor_a": names[k // n_act],

@@ -770,6 +770,24 @@ def test_cooccurrence_window_random_brute_force(random_corpus, gaz, k):
     assert table_of(got, "window") == want_of(pairs, n_a, n)
 
 
+def test_article_chunks_cut_only_between_articles():
+    codes = np.array([0, 0, 1, 1, 1, 2])
+    assert cooc._article_chunks(codes, 2) == [slice(0, 2), slice(2, 5), slice(5, 6)]
+    assert cooc._article_chunks(codes, 100) == [slice(0, 6)]
+    assert cooc._article_chunks(codes[:0], 2) == [slice(0, 0)]
+
+
+@pytest.mark.parametrize("chunk", [1, 13])
+def test_cooccurrence_in_article_chunks_brute_force(random_corpus, gaz, monkeypatch, chunk):
+    """Counted in chunks of whole articles (for memory), from mentions in any order: the brute-force counts."""
+    _, sentences, tokens, mentions = random_corpus
+    monkeypatch.setattr(cooc, "COOC_CHUNK", chunk)
+    got = cooc.textstat_cooccurrence(mentions.sample(frac=1, random_state=0), tokens, gaz, window=3)
+    for level, n in (("sentence", len(sentences)), ("document", tokens["doc_id"].nunique())):
+        assert table_of(got, level) == want_of(*brute_units(mentions, level), n)
+    assert table_of(got, "window") == want_of(*brute_windows(mentions, tokens, 3))
+
+
 def test_window_grows_with_k(an):
     small = table_of(an.cooccurrence(levels=("window",), window=3), "window")
     large = table_of(an.cooccurrence(levels=("window",), window=10), "window")
