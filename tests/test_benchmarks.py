@@ -44,6 +44,7 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert res["corpus"]["articles"] == 60 and res["corpus"]["bytes"] > 60 * 1000
     assert res["baselines_s"]["regex_floor"] > 0 and res["ratio_to_regex_floor"] > 1
     assert res["peak_rss_mb"]["main"] > 0
+    assert res["system_peak_mb"] >= res["peak_rss_mb"]["main"] * 0.5  # this process at least, give or take sampling
     assert (tmp_path / "results" / "bench.png").stat().st_size > 10_000
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
@@ -60,6 +61,9 @@ def test_memory_estimate_uses_the_same_size_else_extrapolates(bench, tmp_path):
     assert bench.memory_needed_mb(10000) == 1500 + 2 * 100  # measured at that size
     assert bench.memory_needed_mb(5000) == 200 * 5 + 2 * 100  # from 1,000: the largest size below
     assert bench.memory_needed_mb(100000) == 1500 * 10 + 2 * 100
+    res = {"size": 10000, "workers": 2, "peak_rss_mb": {"main": 1500.0, "worker": 100.0}, "system_peak_mb": 1800.0}
+    (results / "bench-10000.json").write_text(json.dumps(res), encoding="utf-8")
+    assert bench.memory_needed_mb(100000) == 18000  # the system-wide measure, when recorded, wins
 
 
 def test_tables_equal_names_the_table_whose_file_differs(bench, tmp_path):
