@@ -131,11 +131,20 @@ def _covered(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
     return np.cumsum(depth[:n]) > 0
 
 
-def _sorted_unique(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values, sorted, and how often each occurs (one sort: ``np.unique`` hashes, slower here)."""
-    keys = np.sort(keys)
+def _sorted_unique(keys: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, sorted, and how often each occurs, or the sum of its ``weights``.
+
+    One sort (``np.unique`` hashes, slower here).
+    """
+    if weights is None:
+        keys = np.sort(keys)
+    else:
+        order = np.argsort(keys)
+        keys, weights = keys[order], weights[order]
     first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
-    return keys[first], np.diff(np.r_[first, len(keys)])
+    if weights is None:
+        return keys[first], np.diff(np.r_[first, len(keys)])
+    return keys[first], np.add.reduceat(weights, first) if len(keys) else weights
 
 
 def _measures(rows: list[dict]) -> pd.DataFrame:
@@ -182,15 +191,9 @@ def _add_counts(
     """The sum of several :func:`_pair_counts` results (per actor, and per pair key, keys sorted)."""
     if len(parts) == 1:
         return parts[0]
-    per_actor = np.zeros(n_actors, dtype=np.int64)
-    for p in parts:
-        per_actor += p[0]
-    keys = np.concatenate([p[1] for p in parts])
-    counts = np.concatenate([p[2] for p in parts])
-    order = np.argsort(keys, kind="stable")
-    keys, counts = keys[order], counts[order]
-    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
-    return per_actor, keys[first], np.add.reduceat(counts, first) if len(keys) else counts
+    per_actor = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
+    keys, counts = _sorted_unique(np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+    return per_actor, keys, counts
 
 
 def textstat_cooccurrence(
