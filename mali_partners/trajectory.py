@@ -604,12 +604,24 @@ def _check_period(period: str) -> str:
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean; NaN when fewer than two values."""
+    """Percentile bootstrap interval of the mean; NaN when fewer than two values.
+
+    A resample of n values drawn with replacement is, in distribution, a vector of counts
+    over the k distinct values ~ Multinomial(n, frequency / n). When values repeat (k at
+    most n / 4: relation scores take a few dozen values), the counts are drawn instead of
+    the n values, so the cost is n_boot x k instead of n_boot x n and does not grow with
+    the corpus; otherwise the values are resampled directly. Same bootstrap either way.
+    """
     values = np.asarray(values, dtype=float)
-    if len(values) < 2:
+    n = len(values)
+    if n < 2:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    means = rng.choice(values, size=(n_boot, len(values)), replace=True).mean(axis=1)
+    distinct, freq = np.unique(values, return_counts=True)
+    if len(distinct) * 4 <= n:
+        means = rng.multinomial(n, freq / n, size=n_boot) @ distinct / n
+    else:
+        means = rng.choice(values, size=(n_boot, n), replace=True).mean(axis=1)
     a = (1 - level) / 2
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
 

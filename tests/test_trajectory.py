@@ -731,6 +731,35 @@ def test_bootstrap_deterministic(analysis):
     assert all(math.isnan(x) for x in T.bootstrap_ci(np.array([0.4])))
 
 
+def test_bootstrap_ci_by_hand():
+    # 3 zeros and 5 ones: a resample's mean is Binomial(8, 5/8) / 8, so the percentile
+    # interval is the binomial's 2.5% and 97.5% quantiles (CDF 0.036 at 2, 0.977 at 7)
+    vals = np.array([0.0, 0, 0, 1, 1, 1, 1, 1])
+    pmf = [math.comb(8, x) * 0.625**x * 0.375 ** (8 - x) for x in range(9)]
+    cdf = np.cumsum(pmf)
+    lo = next(x for x in range(9) if cdf[x] >= 0.025) / 8
+    hi = next(x for x in range(9) if cdf[x] >= 0.975) / 8
+    assert (lo, hi) == (0.25, 0.875)
+    assert T.bootstrap_ci(vals, n_boot=50_000, seed=1) == (lo, hi)
+
+
+def test_bootstrap_counts_match_resampling():
+    # the count draw (repeated values) against resampling the values themselves, brute force
+    rng = np.random.default_rng(5)
+    for vals in (
+        rng.choice([-1.0, -0.5, 0.25, 0.6, 1.0], 400, p=[0.5, 0.2, 0.1, 0.1, 0.1]),
+        rng.choice([-0.3, 0.7], 9),
+    ):
+        lo, hi = T.bootstrap_ci(vals, n_boot=40_000, seed=2)
+        brute = np.random.default_rng(9).choice(vals, size=(40_000, len(vals))).mean(axis=1)
+        assert lo == pytest.approx(np.quantile(brute, 0.025), abs=0.02)
+        assert hi == pytest.approx(np.quantile(brute, 0.975), abs=0.02)
+    distinct = rng.random(50)  # every value distinct: resampled directly
+    lo, hi = T.bootstrap_ci(distinct, n_boot=4_000, seed=2)
+    means = np.random.default_rng(2).choice(distinct, size=(4_000, 50), replace=True).mean(axis=1)
+    assert (lo, hi) == pytest.approx((np.quantile(means, 0.025), np.quantile(means, 0.975)), rel=1e-12)
+
+
 def test_series_bad_requests(analysis):
     with pytest.raises(InputError, match="unknown period 'week'"):
         analysis.trajectory(period="week")
