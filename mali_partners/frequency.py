@@ -110,6 +110,9 @@ def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
     return float(max(0.0, 1 - v / math.sqrt(k - 1)))
 
 
+_PACKED_KEY_LIMIT = 2**63  # (n-gram, article) pairs packed into one int64 below this; else a two-key sort
+
+
 def textstat_frequency(
     terms: pd.DataFrame,
     doc_sizes: pd.Series,
@@ -136,7 +139,9 @@ def textstat_frequency(
     codes = codes.astype(np.int64)
     vocab_arr = np.array([str(v) for v in vocab], dtype=object)
     v_size = max(len(vocab_arr), 1)
-    doc_all = pd.Index(sizes.index).get_indexer(t["doc_id"]).astype(np.int64)
+    # article number of each term: look up each distinct id once (the ids come in long runs)
+    d_codes, d_ids = pd.factorize(t["doc_id"])
+    doc_all = pd.Index(sizes.index).get_indexer(d_ids).astype(np.int64)[d_codes]
     sent_all = t["sentence_id"].to_numpy(dtype=np.int64)
     for n in [ngram] if isinstance(ngram, int) else list(ngram):
         if n < 1:
@@ -155,8 +160,12 @@ def textstat_frequency(
         if not len(key):
             continue
         # sparse (n-gram, article) counts: a dense terms x articles matrix does not fit at 10k articles
-        order = np.lexsort((d_code, key))
-        key, d_code = key[order], d_code[order]
+        if v_size**n * max(n_docs, 1) < _PACKED_KEY_LIMIT:  # one integer key per (n-gram, article): a plain sort
+            pair = np.sort(key * n_docs + d_code)
+            key, d_code = np.divmod(pair, n_docs)
+        else:
+            order = np.lexsort((d_code, key))
+            key, d_code = key[order], d_code[order]
         new_pair = np.r_[True, (key[1:] != key[:-1]) | (d_code[1:] != d_code[:-1])]
         starts = np.flatnonzero(new_pair)
         count = np.diff(np.r_[starts, len(key)])
@@ -181,8 +190,9 @@ def textstat_frequency(
             v = np.sqrt(ss / n_docs) / mean
             d = np.maximum(0.0, 1 - v / np.sqrt(n_docs - 1)) if n_docs > 1 else np.full(k, np.nan)
         # the article holding most of each term; ties go to the first article of the corpus
-        best = np.lexsort((pd_, -count, pt))
-        first = best[np.r_[True, pt[best][1:] != pt[best][:-1]]]
+        # pairs are in (term, article) order: the first pair of a term at its maximum count
+        top = np.flatnonzero(count == np.maximum.reduceat(count, np.flatnonzero(new_term))[pt])
+        first = top[np.r_[True, pt[top][1:] != pt[top][:-1]]]
         out = pd.DataFrame(
             {
                 "term": t_names,

@@ -635,9 +635,15 @@ def test_frequency_on_seeds_consistent(an):
     assert top["doc_freq"] == an.terms.loc[an.terms["term"] == top["term"], "doc_id"].nunique()
 
 
+@pytest.mark.parametrize("packed", [True, False])
 @pytest.mark.parametrize("ngram", [1, 2, 3])
-def test_frequency_sparse_matches_dense_brute_force(an, ngram):
-    """The sparse per-term statistics equal a dense terms x articles matrix with juilland_d() per row."""
+def test_frequency_sparse_matches_dense_brute_force(an, ngram, packed, monkeypatch):
+    """The sparse per-term statistics equal a dense terms x articles matrix with juilland_d() per row.
+
+    ``packed=False`` takes the two-key sort used when (n-gram, article) pairs do not fit one int64.
+    """
+    if not packed:
+        monkeypatch.setattr(fq, "_PACKED_KEY_LIMIT", 0)
     sizes = an.doc_sizes
     t = an.frequency(ngram=ngram).set_index("term")
     rows: dict[str, list[int]] = {}
