@@ -276,6 +276,7 @@ def check(raw: RawCorpus) -> list[Problem]:
     seen_files: dict[str, int] = {}
     listed: set[str] = set()
     root_resolved = raw.root.resolve()
+    root_str = str(raw.root)
     for line, row in raw.rows:
         where = _where(line, row)
         for col in REQUIRED_VALUES:
@@ -316,12 +317,11 @@ def check(raw: RawCorpus) -> list[Problem]:
                 )
             seen_files.setdefault(fname, line)
             plain = "/" not in fname and "\\" not in fname and fname not in (".", "..")
-            path = raw.root / fname
             # a bare file name stays in the folder unless it is a symbolic link: resolve only then
-            if plain and not os.path.islink(path):
+            if plain and not os.path.islink(os.path.join(root_str, fname)):
                 outside = False
             else:
-                outside = Path(fname).is_absolute() or root_resolved not in path.resolve().parents
+                outside = Path(fname).is_absolute() or root_resolved not in (raw.root / fname).resolve().parents
             if outside:
                 problems.append(
                     Problem(
@@ -377,7 +377,7 @@ def check(raw: RawCorpus) -> list[Problem]:
                 Problem(str(raw.root / fname), bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
             )
             continue
-        path = str(raw.root / fname)
+        path = os.path.join(root_str, fname)  # str(raw.root / fname), without a Path per file
         words = unicodedata.normalize("NFC", text).split()  # as normalise_whitespace(), split once
         norm = " ".join(words)
         n_words = len(words)
