@@ -198,10 +198,14 @@ def textstat_actor_counts(mentions: pd.DataFrame, gaz: Gazetteer, n_tokens: int)
         raise ValueError("n_tokens must be positive")
     own = mentions.groupby("actor").size()
     docs_own = mentions.groupby("actor")["doc_id"].nunique()
+    # each family's rows found on integer codes: filtering the whole frame per actor moved every column
+    actor_codes, actor_names = pd.factorize(mentions["actor"])
+    doc_codes = pd.factorize(mentions["doc_id"])[0]
+    code_of = {name: i for i, name in enumerate(actor_names)}
     rows = []
     for name, a in gaz.actors.items():
-        family = [name, *gaz.descendants(name)]
-        fam = mentions[mentions["actor"].isin(family)]
+        family = [code_of[f] for f in (name, *gaz.descendants(name)) if f in code_of]
+        fam_docs = doc_codes[np.isin(actor_codes, family)]
         rows.append(
             {
                 "actor": name,
@@ -209,9 +213,9 @@ def textstat_actor_counts(mentions: pd.DataFrame, gaz: Gazetteer, n_tokens: int)
                 "parent": a.parent or "",
                 "focal": a.focal,
                 "mentions": int(own.get(name, 0)),
-                "mentions_with_children": len(fam),
+                "mentions_with_children": len(fam_docs),
                 "n_docs": int(docs_own.get(name, 0)),
-                "n_docs_with_children": int(fam["doc_id"].nunique()),
+                "n_docs_with_children": len(np.unique(fam_docs)),
             }
         )
     out = pd.DataFrame(rows)
