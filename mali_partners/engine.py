@@ -58,7 +58,7 @@ ENGINES = ("local", "dask")
 PARALLEL_THRESHOLD = 50  # fewer articles than this: analyse them in this process
 CHUNK_SIZE = 200  # articles per task (fewer when that would leave a worker idle)
 CACHE_DIR_NAME = ".mali_partners_cache"
-CACHE_FORMAT = "3"  # bump when the cache layout changes
+CACHE_FORMAT = "4"  # bump when the cache layout changes (4: frames as Arrow IPC files, memory-mapped)
 
 
 Result = dict[str, pd.DataFrame]
@@ -180,11 +180,7 @@ def store_load(
             segments = tuple((str(name), int(k)) for name, k in index["segments"])
             parts = []
             for seg, _ in segments:
-                part = {}
-                for name in index["frames"]:
-                    with (root / f"{seg}-{name}.pkl").open("rb") as fh:
-                        part[name] = pickle.load(fh)
-                parts.append(part)
+                parts.append({name: _frame_read(root / f"{seg}-{name}") for name in index["frames"]})
             if sum(k for _, k in segments) != len(index["keys"]):
                 return None
         except Exception:  # a truncated or foreign file: recompute everything
@@ -227,15 +223,15 @@ def store_save(
             assert base is not None and base.root is not None and added is not None
             for seg, k in base.segments:
                 for name in store.frames:
-                    _link_or_copy(base.root / f"{seg}-{name}.pkl", tmp / f"{seg}-{name}.pkl")
+                    src = _frame_file(base.root / f"{seg}-{name}")
+                    _link_or_copy(src, tmp / src.name)
                 segments.append((seg, k))
             new_frames, new_n = added, len(store.keys) - len(base.keys)
         else:
             new_frames, new_n = store.frames, len(store.keys)
         seg = f"s{len(segments)}-{os.urandom(4).hex()}"
         for name, df in new_frames.items():
-            with (tmp / f"{seg}-{name}.pkl").open("wb") as fh:
-                pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            _frame_write(df, tmp / f"{seg}-{name}")
         segments.append((seg, new_n))
         index = {
             "format": CACHE_FORMAT,
@@ -261,6 +257,50 @@ def store_save(
             same.append(other)
     for other in sorted(same, key=lambda p: p.stat().st_mtime, reverse=True)[MAX_STORES - 1 :]:
         shutil.rmtree(other, ignore_errors=True)
+
+
+def _frame_write(df: pd.DataFrame, stem: Path) -> None:
+    """Write one stored frame as ``<stem>.arrow`` (Arrow IPC, uncompressed), or ``<stem>.pkl`` if Arrow cannot hold it.
+
+    An IPC file is read back memory-mapped (:func:`_frame_read`): its text columns are used
+    in place, not copied, so a rerun reads a large store in a fraction of a second and
+    the stored rows stay in the page cache, which the system can reclaim, instead of
+    the process's own memory. ``attrs`` go into the schema's metadata.
+    """
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        attrs = json.dumps(df.attrs)
+    except (pa.ArrowException, TypeError, ValueError):  # mixed-type object columns, non-JSON attrs
+        with stem.with_suffix(".pkl").open("wb") as fh:
+            pickle.dump(df, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"mali_partners.attrs": attrs.encode()})
+    with pa.OSFile(str(stem.with_suffix(".arrow")), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _frame_file(stem: Path) -> Path:
+    """The file :func:`_frame_write` wrote for ``stem``: ``.arrow``, else ``.pkl``."""
+    arrow = stem.with_suffix(".arrow")
+    return arrow if arrow.is_file() else stem.with_suffix(".pkl")
+
+
+def _frame_read(stem: Path) -> pd.DataFrame:
+    """A frame written by :func:`_frame_write`, memory-mapped when it is an Arrow file."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    path = _frame_file(stem)
+    if path.suffix == ".pkl":
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    table = ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+    df = table.to_pandas()
+    df.attrs.update(json.loads((table.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")))
+    return df
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

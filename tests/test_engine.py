@@ -203,7 +203,7 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
     cache = tmp_path / "cache"
     pl.run(corpus_copy, cache_dir=cache)
     assert [k for _, k in _segments(cache)] == [5]
-    (first,) = cache.glob("store-*/s0-*-tokens.pkl")
+    (first,) = cache.glob("store-*/s0-*-tokens.arrow")
     inode = first.stat().st_ino
     published = ["2024-03", "2024-04", "2024-05"]
     for i, when in enumerate(published):
@@ -219,7 +219,7 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
         assert_tables_equal(an, pl.run(corpus_copy))
         if i < 2:  # appended: the first segment is the same file
             assert [k for _, k in _segments(cache)] == [5] + [1] * (i + 1)
-            (still,) = cache.glob("store-*/s0-*-tokens.pkl")
+            (still,) = cache.glob("store-*/s0-*-tokens.arrow")
             assert still.stat().st_ino == inode
         else:  # MAX_SEGMENTS reached: rewritten whole
             assert [k for _, k in _segments(cache)] == [8]
@@ -244,11 +244,27 @@ def test_cache_key_changes_with_text_row_and_configuration(seeds_dir):
     assert eng.article_keys(docs, cfg + "x") != keys
 
 
+def test_stored_frames_read_back_equal(analysis, tmp_path):
+    """Every per-article frame survives the store's Arrow file exactly (values, dtypes, attrs); what Arrow
+    cannot hold (a column of mixed Python objects) is pickled instead, and empty frames keep their columns."""
+    frames = {name: getattr(analysis, name) for name in pl.DOC_FRAMES}
+    frames["mentions"] = frames["mentions"].copy()
+    frames["mentions"].attrs = {"gazetteer_version": "x", "n": 3}
+    frames["mixed"] = pd.DataFrame({"doc_id": ["a", "b"], "value": [1, "two"]})
+    frames["empty"] = analysis.units.iloc[:0]
+    for name, df in frames.items():
+        eng._frame_write(df, tmp_path / name)
+        back = eng._frame_read(tmp_path / name)
+        pd.testing.assert_frame_equal(back, df, check_exact=True)
+        assert dict(back.dtypes) == dict(df.dtypes) and back.attrs == df.attrs, name
+        assert eng._frame_file(tmp_path / name).suffix == (".pkl" if name == "mixed" else ".arrow")
+
+
 def test_corrupt_cache_store_is_recomputed(corpus_copy, tmp_path, analysis):
     cache = tmp_path / "cache"
     pl.run(corpus_copy, cache_dir=cache)
-    victim = sorted(cache.glob("store-*/*.pkl"))[0]
-    victim.write_bytes(b"not a pickle")
+    victim = sorted(cache.glob("store-*/*.arrow"))[0]
+    victim.write_bytes(b"not an Arrow file")
     stats: dict = {}
     an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
     assert stats["n_analysed"] == 5
