@@ -557,6 +557,11 @@ def map_documents(
     if store is None or todo or store.keys != keys or not _store_dir(cache_dir, cfg, corpus).is_dir():
         # when the old store's articles are the first ones, unchanged, only the new rows are written
         store_save(cache_dir, cfg, Store(keys, doc_ids, combined), corpus, base=store, added=added)
+        # continue from the rows just written, memory-mapped: the corpus-level steps then read them
+        # from the page cache (which the system can reclaim) instead of a second copy in this process
+        saved = store_load(cache_dir, cfg, corpus)
+        if saved is not None and saved.keys == keys:
+            return [saved.frames]
     return [combined]
 
 
