@@ -79,3 +79,14 @@ def test_tables_equal_names_the_table_whose_file_differs(bench, tmp_path):
     (b / "kwic.parquet").write_bytes(b"PAR2")
     (b / "events.csv").unlink()
     assert sorted(bench.tables_equal(a, b)) == ["events", "kwic"]
+
+
+def test_regex_floor_is_the_best_of_its_runs(monkeypatch):
+    from benchmarks import run
+
+    texts = ["Bamako and Paris, Moscow and Niamey."] * 50
+    runs: list[float] = []
+    base = run.baselines(texts, runs)
+    assert len(runs) == run.FLOOR_REPEATS and base["regex_floor"] == min(runs)
+    monkeypatch.setattr(run, "FLOOR_BUDGET_S", 0.0)  # no time for a second run: one run only
+    assert len(run.regex_floor_runs(texts)) == 1
