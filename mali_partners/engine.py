@@ -23,9 +23,10 @@ abbreviations, package version and source code). A rerun reuses the rows of ever
 whose key is in the store and analyses only new or changed articles; a folder with no
 store of its own (copied, renamed) uses the store that shares most of its keys. Articles
 added at the end go into a new segment of the store, so the rows already stored are not
-rewritten. The
-corpus-level steps (frequency, co-occurrence, trajectory) are recomputed from the
-combined frames.
+rewritten. The store's frames are Arrow IPC files, read back memory-mapped; once the store
+is written, the frames returned are its mapped ones, so the corpus-level steps
+(frequency, co-occurrence, trajectory), which are recomputed from all rows, read them from
+the page cache instead of a copy held by this process.
 
 :func:`corpus_load_valid` loads only the articles without problems, for
 ``mali-partners analyse --skip-invalid``.
