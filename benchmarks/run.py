@@ -420,8 +420,8 @@ def chart(results: list[dict], path: Path) -> None:
 def summary_markdown(results: list[dict]) -> str:
     results = sorted(results, key=lambda r: r["size"])
     lines = [
-        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | peak RSS main / worker (MB) | +1 article: all / without writing (s) | +1 identical |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | system peak (MB) | peak RSS main / worker (MB) | +1 article: all / without writing (s) | +1 identical |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in results:
         st = r["full"]["stages_s"]
@@ -432,10 +432,11 @@ def summary_markdown(results: list[dict]) -> str:
             if inc
             else "- | -"
         )
+        system = f"{r['system_peak_mb']:.0f}" if r.get("system_peak_mb") else "-"
         lines.append(
             f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "
             f"| {r['throughput_mb_s']:.3f} | {r['baselines_s']['regex_floor']:.3f} | {r['baselines_s'].get('sklearn_countvectorizer', float('nan')):.3f} "
-            f"| {r['ratio_to_regex_floor']:.0f} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | {plus_one} |"
+            f"| {r['ratio_to_regex_floor']:.0f} | {system} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | {plus_one} |"
         )
     m = results[-1]["machine"]
     lines += [
