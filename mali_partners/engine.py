@@ -43,7 +43,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,15 +136,17 @@ class Store:
     ``keys`` and ``doc_ids`` list those articles in order; the frames hold their rows. An
     article's key covers its text, its manifest row (so its doc_id) and the configuration,
     so an unchanged key means its rows can be reused as they are. On disk the rows are in
-    ``segments`` (name, number of articles), consecutive runs of articles each written
-    once and never changed: adding articles writes only a new segment.
+    ``segments`` (name, number of articles, number of parts), consecutive runs of articles
+    each written once and never changed: adding articles writes only a new segment. A
+    segment's rows are in parts (one file per frame and part): a first run writes each
+    chunk of articles as a part as soon as it is analysed (see :func:`map_documents`).
     """
 
     keys: list[str]
     doc_ids: list[str]
     frames: Result
     root: Path | None = None  # the folder it was read from
-    segments: tuple[tuple[str, int], ...] = ()
+    segments: tuple[tuple[str, int, int], ...] = ()
 
 
 def _read_index(root: Path) -> dict | None:
@@ -178,16 +180,29 @@ def store_load(
         if index is None:
             return None
         try:
-            segments = tuple((str(name), int(k)) for name, k in index["segments"])
-            parts = []
-            for seg, _ in segments:
-                parts.append({name: _frame_read(root / f"{seg}-{name}") for name in index["frames"]})
-            if sum(k for _, k in segments) != len(index["keys"]):
-                return None
+            return _store_read(root, index)
         except Exception:  # a truncated or foreign file: recompute everything
             return None
-        return Store(list(index["keys"]), list(index["doc_ids"]), _concat(parts), root, segments)
     return None
+
+
+def _store_read(root: Path, index: dict) -> Store:
+    """The store in ``root`` described by its ``index``; raises on a missing, truncated or foreign file."""
+    segments = tuple((str(name), int(k), int(n)) for name, k, n in index["segments"])
+    if sum(k for _, k, _ in segments) != len(index["keys"]):
+        raise ValueError(f"{root}: the segments do not hold every article of the index")
+    parts = [
+        {name: _frame_read(root / f"{seg}-{name}-{i:05d}") for name in index["frames"]}
+        for seg, _, n in segments
+        for i in range(n)
+    ]
+    return Store(list(index["keys"]), list(index["doc_ids"]), _concat(parts), root, segments)
+
+
+def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
+    """Write part ``i`` of segment ``seg``: one file per frame (see :func:`_frame_write`)."""
+    for name, df in frames.items():
+        _frame_write(df, folder / f"{seg}-{name}-{i:05d}")
 
 
 def store_save(
@@ -197,8 +212,13 @@ def store_save(
     corpus: str = "",
     base: Store | None = None,
     added: Result | None = None,
+    written: tuple[Path, str, int, list[str]] | None = None,
 ) -> None:
     """Write this corpus folder's store atomically (a temporary folder renamed over the old one).
+
+    ``written`` (folder, segment, parts, frame names) is a segment of every article of
+    ``store`` already written part by part into ``folder`` (by :func:`map_documents` as the
+    chunks came in): its files are moved into the store, and ``store.frames`` is not read.
 
     With ``base`` (the store this run read, whose articles are the first of ``store``'s,
     in order) and ``added`` (the frames of the articles after them), only ``added`` is
@@ -219,24 +239,31 @@ def store_save(
         and store.keys[: len(base.keys)] == base.keys
     )
     try:
-        segments: list[tuple[str, int]] = []
-        if appending:
-            assert base is not None and base.root is not None and added is not None
-            for seg, k in base.segments:
-                for name in store.frames:
-                    src = _frame_file(base.root / f"{seg}-{name}")
-                    _link_or_copy(src, tmp / src.name)
-                segments.append((seg, k))
-            new_frames, new_n = added, len(store.keys) - len(base.keys)
+        segments: list[tuple[str, int, int]] = []
+        if written is not None:
+            folder, seg, n_parts, names = written
+            for f in folder.iterdir():
+                f.rename(tmp / f.name)
+            segments.append((seg, len(store.keys), n_parts))
         else:
-            new_frames, new_n = store.frames, len(store.keys)
-        seg = f"s{len(segments)}-{os.urandom(4).hex()}"
-        for name, df in new_frames.items():
-            _frame_write(df, tmp / f"{seg}-{name}")
-        segments.append((seg, new_n))
+            names = list(store.frames)
+            if appending:
+                assert base is not None and base.root is not None and added is not None
+                for seg, k, n_parts in base.segments:
+                    for name in names:
+                        for i in range(n_parts):
+                            src = _frame_file(base.root / f"{seg}-{name}-{i:05d}")
+                            _link_or_copy(src, tmp / src.name)
+                    segments.append((seg, k, n_parts))
+                new_frames, new_n = added, len(store.keys) - len(base.keys)
+            else:
+                new_frames, new_n = store.frames, len(store.keys)
+            seg = f"s{len(segments)}-{os.urandom(4).hex()}"
+            _part_write(tmp, seg, 0, new_frames)
+            segments.append((seg, new_n, 1))
         index = {
             "format": CACHE_FORMAT,
-            "frames": list(store.frames),
+            "frames": names,
             "segments": segments,
             "keys": store.keys,
             "doc_ids": store.doc_ids,
@@ -368,27 +395,50 @@ def _chunks(n: int, workers: int, size: int = CHUNK_SIZE) -> list[tuple[int, int
     return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
+Sink = Callable[[int, Result], None]  # takes chunk j's frames as soon as they are computed
+
+
+def _collect(slots: list[Result | None], sink: Sink | None, j: int, res: Result) -> None:
+    """Chunk ``j``'s frames: handed to ``sink`` (which writes them; nothing is kept), else kept in ``slots``."""
+    if sink is not None:
+        sink(j, res)
+    else:
+        slots[j] = res
+
+
 def _map_local(
-    docs: pd.DataFrame, gaz, lex, workers: int, timed: bool, bar: _Progress, timings: dict[str, float]
+    docs: pd.DataFrame,
+    gaz,
+    lex,
+    workers: int,
+    timed: bool,
+    bar: _Progress,
+    timings: dict[str, float],
+    sink: Sink | None = None,
 ) -> list[Result]:
     n = len(docs)
     if workers <= 1 or n < PARALLEL_THRESHOLD:
-        results: list[Result] = []
-        for a, b in _chunks(n, 1):
+        spans = _chunks(n, 1)
+        slots: list[Result | None] = [None] * len(spans)
+        for j, (a, b) in enumerate(spans):
             res, t = analyse_chunk(docs.iloc[a:b], gaz, lex, timed)
-            results.append(res)
+            _collect(slots, sink, j, res)
+            del res
             _add(timings, t)
             bar.update(b - a)
-        return results
+        return [r for r in slots if r is not None]
     spans = _chunks(n, workers)
-    slots: list[Result | None] = [None] * len(spans)
+    slots = [None] * len(spans)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futs = {
             pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, timed): (j, b - a) for j, (a, b) in enumerate(spans)
         }
         for fut in as_completed(futs):
-            j, size = futs[fut]
-            slots[j], t = fut.result()
+            j, size = futs.pop(fut)  # as_completed lets go of each future it yields: so does this loop
+            res, t = fut.result()
+            del fut
+            _collect(slots, sink, j, res)
+            del res
             _add(timings, t)
             bar.update(size)
     return [r for r in slots if r is not None]
@@ -403,6 +453,7 @@ def _map_dask(
     timed: bool,
     bar: _Progress,
     timings: dict[str, float],
+    sink: Sink | None = None,
 ) -> list[Result]:
     try:
         from dask.distributed import Client, LocalCluster
@@ -433,7 +484,10 @@ def _map_dask(
         slots: list[Result | None] = [None] * len(spans)
         for fut in dask_as_completed(futs):
             j, size = where[fut.key]
-            slots[j], t = fut.result()
+            res, t = fut.result()
+            futs[j] = None  # the client lets go of the result once nothing refers to its future
+            _collect(slots, sink, j, res)
+            del res, fut
             _add(timings, t)
             bar.update(size)
         return [r for r in slots if r is not None]
@@ -525,22 +579,33 @@ def map_documents(
     todo = [i for i in range(n) if not keys or keys[i] not in stored]
     stats.update(n_articles=n, n_cached=n - len(todo), n_analysed=len(todo), analysed_ids=[doc_ids[i] for i in todo])
     timings: dict[str, float] = {}
+    # a first run with a cache writes each chunk's frames into the new store as they come in:
+    # the rows of the whole corpus are never all held in this process (see _first_run_store)
+    streaming = cache_dir is not None and bool(todo) and len(todo) == n
+    pending: _PendingSegment | None = _PendingSegment(Path(cache_dir)) if streaming else None  # type: ignore[arg-type]
     bar = _Progress(n, progress_enabled(progress))
     bar.update(n - len(todo))
     try:
         fresh: list[Result] = []
         if todo:
             sub = docs.iloc[todo]
+            sink = pending.add if pending is not None else None
             if engine == "dask":
-                fresh = _map_dask(sub, gaz, lex, workers, scheduler, timed, bar, timings)
+                fresh = _map_dask(sub, gaz, lex, workers, scheduler, timed, bar, timings, sink)
             else:
-                fresh = _map_local(sub, gaz, lex, workers, timed, bar, timings)
+                fresh = _map_local(sub, gaz, lex, workers, timed, bar, timings, sink)
+    except BaseException:
+        if pending is not None:
+            pending.discard()
+        raise
     finally:
         bar.close()
     if timed:
         stats["stage_seconds"] = timings
     if cache_dir is None:
         return fresh
+    if pending is not None:
+        return [_first_run_store(cache_dir, cfg, Store(keys, doc_ids, {}), corpus, pending)]
     added: Result | None = None
     if store is not None and len(todo) < n:
         kept = {doc_ids[i] for i in range(n) if keys[i] in stored}
@@ -564,6 +629,46 @@ def map_documents(
         if saved is not None and saved.keys == keys:
             return [saved.frames]
     return [combined]
+
+
+class _PendingSegment:
+    """A store segment being written part by part, in a temporary folder of the cache, as chunks finish."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=".segment-", dir=cache_dir))
+        self.seg = f"s0-{os.urandom(4).hex()}"
+        self.n_parts = 0
+        self.names: list[str] = []
+
+    def add(self, j: int, frames: Result) -> None:
+        """Write chunk ``j`` (chunks arrive in any order; part ``j`` is chunk ``j``)."""
+        _part_write(self.folder, self.seg, j, frames)
+        self.n_parts = max(self.n_parts, j + 1)
+        self.names = self.names or list(frames)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _first_run_store(
+    cache_dir: str | os.PathLike[str], cfg: str, store: Store, corpus: str, pending: _PendingSegment
+) -> Result:
+    """Save the segment written as the chunks came in as this corpus's store; return its frames, memory-mapped.
+
+    Reading the parts back and concatenating them is what :func:`_concat` does with the
+    chunks in memory, part for chunk (each frame survives its file exactly), so the frames
+    are those of a run without the cache (tested).
+    """
+    try:
+        store_save(cache_dir, cfg, store, corpus, written=(pending.folder, pending.seg, pending.n_parts, pending.names))
+    finally:
+        pending.discard()
+    root = _store_dir(cache_dir, cfg, corpus)
+    index = _read_index(root)
+    if index is None:  # pragma: no cover - it was written a moment ago
+        raise OSError(f"the cache store {root} just written cannot be read; remove it and run again")
+    return _store_read(root, index).frames
 
 
 # ----------------------------------------------------------------------------- --skip-invalid

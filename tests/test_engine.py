@@ -74,6 +74,36 @@ def test_process_pool_matches_sequential(synthetic, synthetic_an):
     assert_tables_equal(pooled, synthetic_an)
 
 
+def test_first_run_streams_its_chunks_into_the_store(synthetic, synthetic_an, tmp_path, monkeypatch):
+    """A first run with a cache writes each chunk as a part of the store as it comes in (on the pool, in any
+    order) and continues from the parts read back: every frame equals the run without a cache."""
+    n_chunks = len(eng._chunks(120, 2))  # 8 chunks on two workers
+    assert n_chunks > 2
+    written: list[int] = []
+    add = eng._PendingSegment.add
+    monkeypatch.setattr(eng._PendingSegment, "add", lambda self, j, frames: (written.append(j), add(self, j, frames)))
+    cache = tmp_path / "cache"
+    streamed = pl.run(synthetic, workers=2, cache_dir=cache)
+    assert sorted(written) == list(range(n_chunks))
+    (index,) = cache.glob("store-*/index.json")
+    assert [s[2] for s in json.loads(index.read_text())["segments"]] == [n_chunks]
+    assert not list(cache.glob(".segment-*"))
+    for name in pl.DOC_FRAMES:
+        pd.testing.assert_frame_equal(getattr(streamed, name), getattr(synthetic_an, name), check_exact=True, obj=name)
+    assert_tables_equal(streamed, synthetic_an)
+
+
+def test_a_failed_first_run_leaves_no_store_behind(synthetic, tmp_path, monkeypatch):
+    def fail(self, j, frames):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(eng._PendingSegment, "add", fail)
+    cache = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match="disk full"):
+        pl.run(synthetic, workers=1, cache_dir=cache)
+    assert not list(cache.iterdir())
+
+
 def test_chunked_step_gives_the_rows_of_its_articles_one_by_one(synthetic):
     """The per-article step on a chunk equals the step on each article, concatenated (what chunking relies on)."""
     docs = pl.corpus_load(synthetic).iloc[:30]
@@ -192,7 +222,7 @@ def test_incremental_cache_reanalyses_only_the_new_article(corpus_copy, tmp_path
 
 def _segments(cache: Path) -> list[tuple[str, int]]:
     (index,) = cache.glob("store-*/index.json")
-    return [tuple(s) for s in json.loads(index.read_text())["segments"]]
+    return [(s[0], s[1]) for s in json.loads(index.read_text())["segments"]]  # (name, articles)
 
 
 def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypatch):
@@ -203,7 +233,7 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
     cache = tmp_path / "cache"
     pl.run(corpus_copy, cache_dir=cache)
     assert [k for _, k in _segments(cache)] == [5]
-    (first,) = cache.glob("store-*/s0-*-tokens.arrow")
+    (first,) = cache.glob("store-*/s0-*-tokens-00000.arrow")
     inode = first.stat().st_ino
     published = ["2024-03", "2024-04", "2024-05"]
     for i, when in enumerate(published):
@@ -219,7 +249,7 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
         assert_tables_equal(an, pl.run(corpus_copy))
         if i < 2:  # appended: the first segment is the same file
             assert [k for _, k in _segments(cache)] == [5] + [1] * (i + 1)
-            (still,) = cache.glob("store-*/s0-*-tokens.arrow")
+            (still,) = cache.glob("store-*/s0-*-tokens-00000.arrow")
             assert still.stat().st_ino == inode
         else:  # MAX_SEGMENTS reached: rewritten whole
             assert [k for _, k in _segments(cache)] == [8]
