@@ -23,10 +23,12 @@ abbreviations, package version and source code). A rerun reuses the rows of ever
 whose key is in the store and analyses only new or changed articles; a folder with no
 store of its own (copied, renamed) uses the store that shares most of its keys. Articles
 added at the end go into a new segment of the store, so the rows already stored are not
-rewritten. The store's frames are Arrow IPC files, read back memory-mapped; once the store
-is written, the frames returned are its mapped ones, so the corpus-level steps
-(frequency, co-occurrence, trajectory), which are recomputed from all rows, read them from
-the page cache instead of a copy held by this process.
+rewritten. The store's frames are Arrow IPC files, read back memory-mapped; a first run
+writes each chunk's frames into the new store as soon as they are computed, and once the
+store is written the frames returned are its mapped ones: the rows of the whole corpus
+are never all held by this process, and the corpus-level steps (frequency,
+co-occurrence, trajectory), which are recomputed from all rows, read them from the page
+cache.
 
 :func:`corpus_load_valid` loads only the articles without problems, for
 ``mali-partners analyse --skip-invalid``.
