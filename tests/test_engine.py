@@ -290,6 +290,29 @@ def test_stored_frames_read_back_equal(analysis, tmp_path):
         assert eng._frame_file(tmp_path / name).suffix == (".pkl" if name == "mixed" else ".arrow")
 
 
+def test_parts_read_back_as_concat_joins_them(analysis, tmp_path):
+    """Parts of one frame come back as _concat() joins the frames: as Arrow tables when their schemas agree,
+    else frame by frame (a part whose column is all missing, a pickled part); empty parts add nothing."""
+    mentions = analysis.mentions
+    odd = mentions.iloc[:3].assign(date_expression=None)  # all missing: another Arrow type than the rest
+    mixed = mentions.iloc[3:5].astype({"sentence_id": object})
+    mixed.loc[mixed.index[0], "sentence_id"] = "x"  # Arrow cannot hold it: pickled
+    cases = {
+        "same": [mentions.iloc[:10], mentions.iloc[:0], mentions.iloc[10:]],
+        "odd": [mentions.iloc[5:9], odd],
+        "mixed": [mentions.iloc[:3], mixed],
+        "empty": [mentions.iloc[:0], mentions.iloc[:0]],
+    }
+    for case, frames in cases.items():
+        stems = [tmp_path / f"{case}-{i}" for i in range(len(frames))]
+        for df, stem in zip(frames, stems):
+            eng._frame_write(df, stem)
+        expected = eng._concat([{"f": df} for df in frames])["f"]
+        got = eng._frames_read(stems)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=case)
+        assert dict(got.dtypes) == dict(expected.dtypes), case
+
+
 def test_corrupt_cache_store_is_recomputed(corpus_copy, tmp_path, analysis):
     cache = tmp_path / "cache"
     pl.run(corpus_copy, cache_dir=cache)
