@@ -290,7 +290,7 @@ def store_save(
 def _frame_write(df: pd.DataFrame, stem: Path) -> None:
     """Write one stored frame as ``<stem>.arrow`` (Arrow IPC, uncompressed), or ``<stem>.pkl`` if Arrow cannot hold it.
 
-    An IPC file is read back memory-mapped (:func:`_frame_read`): its text columns are used
+    An IPC file is read back memory-mapped (:func:`_frames_read`): its text columns are used
     in place, not copied, so a rerun reads a large store in a fraction of a second and
     the stored rows stay in the page cache, which the system can reclaim, instead of
     the process's own memory. ``attrs`` go into the schema's metadata.
@@ -332,11 +332,6 @@ def _table_frame(table) -> pd.DataFrame:
     df = table.to_pandas()
     df.attrs.update(json.loads((table.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")))
     return df
-
-
-def _frame_read(stem: Path) -> pd.DataFrame:
-    """A frame written by :func:`_frame_write`, memory-mapped when it is an Arrow file."""
-    return _frames_read([stem])
 
 
 def _frames_read(stems: list[Path]) -> pd.DataFrame:

@@ -284,7 +284,7 @@ def test_stored_frames_read_back_equal(analysis, tmp_path):
     frames["empty"] = analysis.units.iloc[:0]
     for name, df in frames.items():
         eng._frame_write(df, tmp_path / name)
-        back = eng._frame_read(tmp_path / name)
+        back = eng._frames_read([tmp_path / name])
         pd.testing.assert_frame_equal(back, df, check_exact=True)
         assert dict(back.dtypes) == dict(df.dtypes) and back.attrs == df.attrs, name
         assert eng._frame_file(tmp_path / name).suffix == (".pkl" if name == "mixed" else ".arrow")
