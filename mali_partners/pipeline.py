@@ -816,6 +816,9 @@ def analyse_to_dir(
     return written
 
 
+PARQUET_ROW_GROUP = 1024 * 1024  # rows per Parquet row group: pyarrow's default for write_table
+
+
 def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]) -> None:
     """Write each table as ``<name>.csv`` and ``<name>.parquet`` into an existing folder.
 
@@ -832,8 +835,15 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]
     for name, df in tables.items():
         table = pa.Table.from_pandas(df, preserve_index=False)
         pacsv.write_csv(table, folder / f"{name}.csv")
-        # one chunk per column: Parquet pages (and so the file's bytes) follow the chunks
-        pq.write_table(table.combine_chunks(), folder / f"{name}.parquet")
+        if len(table) <= PARQUET_ROW_GROUP:
+            # one chunk per column: Parquet pages (and so the file's bytes) follow the chunks
+            pq.write_table(table.combine_chunks(), folder / f"{name}.parquet")
+            continue
+        # row group by row group, each joined into one chunk: the same bytes as write_table of the
+        # whole table joined, without a second copy of a large table in memory (tested)
+        with pq.ParquetWriter(folder / f"{name}.parquet", table.schema) as writer:
+            for start in range(0, len(table), PARQUET_ROW_GROUP):
+                writer.write_table(table.slice(start, PARQUET_ROW_GROUP).combine_chunks(), PARQUET_ROW_GROUP)
 
 
 def data_dictionary_markdown() -> str:

@@ -470,3 +470,21 @@ def test_generator_is_deterministic(tmp_path):
     assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
     assert sorted(p.name for p in a.glob("*.txt")) == sorted(p.name for p in b.glob("*.txt"))
     shutil.rmtree(b)
+
+
+@pytest.mark.parametrize("rows", [0, 7, 1000, 1001, 2500])
+def test_large_tables_write_parquet_by_row_group_with_the_same_bytes(tmp_path, monkeypatch, rows):
+    """Tables over one row group are written group by group: the same file as joining the whole table first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(pl, "PARQUET_ROW_GROUP", 1000)
+    chunks = [pa.array([f"t{i}-" * 400 for i in range(a, min(a + 300, rows))]) for a in range(0, rows, 300)]
+    text = pa.chunked_array(chunks, pa.string())
+    df = pd.DataFrame({"n": range(rows), "text": pd.Series(text, dtype="str")})
+    pl.write_tables({"t": df}, tmp_path)
+    whole = pa.Table.from_pandas(df, preserve_index=False).combine_chunks()
+    pq.write_table(whole, tmp_path / "whole.parquet", row_group_size=1000)
+    assert (tmp_path / "t.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == max(1, -(-rows // 1000))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), df)
