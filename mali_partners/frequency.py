@@ -136,13 +136,18 @@ def textstat_frequency(
     # n-grams as integer keys over the vocabulary (names are joined only for distinct n-grams)
     t = terms.reset_index(drop=True)
     codes, vocab = pd.factorize(t["term"])
-    codes = codes.astype(np.int64)
     vocab_arr = np.array([str(v) for v in vocab], dtype=object)
     v_size = max(len(vocab_arr), 1)
+    # narrow integers where they fit (a few int64 arrays of one value per term are most of this job's memory)
+    codes = codes.astype(np.int32 if v_size < 2**31 else np.int64)
     # article number of each term: look up each distinct id once (the ids come in long runs)
     d_codes, d_ids = pd.factorize(t["doc_id"])
-    doc_all = pd.Index(sizes.index).get_indexer(d_ids).astype(np.int64)[d_codes]
-    sent_all = t["sentence_id"].to_numpy(dtype=np.int64)
+    doc_all = pd.Index(sizes.index).get_indexer(d_ids).astype(np.int32 if n_docs < 2**31 else np.int64)[d_codes]
+    del d_codes
+    sent_all = t["sentence_id"].to_numpy()
+    # same_next[i]: term i + 1 is in the same sentence as term i (n-grams are runs inside one sentence)
+    same_next = (doc_all[1:] == doc_all[:-1]) & (sent_all[1:] == sent_all[:-1])
+    del sent_all
     for n in [ngram] if isinstance(ngram, int) else list(ngram):
         if n < 1:
             raise ValueError("n must be at least 1")
@@ -151,18 +156,26 @@ def textstat_frequency(
         m = len(t) - n + 1
         if m <= 0:
             continue
-        ok = np.ones(m, dtype=bool)
-        key = codes[:m].copy()
-        for k in range(1, n):  # runs of n adjacent terms inside one sentence
-            ok &= (doc_all[k : k + m] == doc_all[:m]) & (sent_all[k : k + m] == sent_all[:m])
-            key = key * v_size + codes[k : k + m]
-        key, d_code = key[ok], doc_all[:m][ok]
+        key = codes[:m].astype(np.int64)
+        for k in range(1, n):  # the n-gram's word codes as one integer, built in place
+            key *= v_size
+            key += codes[k : k + m]
+        d_code = doc_all[:m]
+        if n > 1:  # runs of n adjacent terms inside one sentence
+            ok = same_next[:m].copy()
+            for k in range(1, n - 1):
+                ok &= same_next[k : k + m]
+            key, d_code = key[ok], d_code[ok]
+            del ok
         if not len(key):
             continue
         # sparse (n-gram, article) counts: a dense terms x articles matrix does not fit at 10k articles
         if v_size**n * max(n_docs, 1) < _PACKED_KEY_LIMIT:  # one integer key per (n-gram, article): a plain sort
-            pair = np.sort(key * n_docs + d_code)
-            key, d_code = np.divmod(pair, n_docs)
+            key *= n_docs  # (key is this loop's own array: in place)
+            key += d_code
+            key.sort()
+            d_code = key % n_docs
+            key //= n_docs
         else:
             order = np.lexsort((d_code, key))
             key, d_code = key[order], d_code[order]
@@ -255,12 +268,23 @@ def textstat_keyness(
     key_for (which side the term is key for). Only terms with n_target + n_reference
     >= ``min_freq``. Sorted by signed G2 (target-key terms first).
     """
+    _keyness_check(target.empty, reference.empty, min_freq, target_label, reference_label)
+    a = Counter(target["term"].tolist())  # a list: iterating an Arrow-backed column is ~10x slower
+    b = Counter(reference["term"].tolist())
+    terms = sorted(t for t in set(a) | set(b) if a[t] + b[t] >= min_freq)
+    fa = np.array([a[t] for t in terms], dtype=float)
+    fb = np.array([b[t] for t in terms], dtype=float)
+    return _keyness_table(terms, fa, fb, sum(a.values()), sum(b.values()), target_label, reference_label)
+
+
+def _keyness_check(no_target: bool, no_reference: bool, min_freq: int, target_label: str, reference_label: str) -> None:
+    """Raise :class:`InputError` with every problem of a keyness request (empty sides, bad ``min_freq``)."""
     problems = []
-    if target.empty:
+    if no_target:
         problems.append(
             Problem(target_label, "the target sub-corpus has no terms", "choose a target with at least one sentence")
         )
-    if reference.empty:
+    if no_reference:
         problems.append(
             Problem(
                 reference_label,
@@ -272,12 +296,12 @@ def textstat_keyness(
         problems.append(Problem("keyness", f"min_freq must be at least 1, not {min_freq}", "use min_freq >= 1"))
     if problems:
         raise InputError(problems, "keyness request")
-    a = Counter(target["term"].tolist())  # a list: iterating an Arrow-backed column is ~10x slower
-    b = Counter(reference["term"].tolist())
-    n1, n2 = sum(a.values()), sum(b.values())
-    terms = sorted(t for t in set(a) | set(b) if a[t] + b[t] >= min_freq)
-    fa = np.array([a[t] for t in terms], dtype=float)
-    fb = np.array([b[t] for t in terms], dtype=float)
+
+
+def _keyness_table(
+    terms: list[str], fa: np.ndarray, fb: np.ndarray, n1: int, n2: int, target_label: str, reference_label: str
+) -> pd.DataFrame:
+    """The table of :func:`textstat_keyness` from each term's counts (terms sorted, totals ``n1``, ``n2``)."""
     g = stats.g2(fa, fa + fb, n1, n1 + n2) if terms else np.array([])
     lr = stats.log_ratio(fa, n1, fb, n2) if terms else np.array([])
     out = pd.DataFrame(
@@ -353,8 +377,12 @@ def keyness_actors(
     if overlap == "exclude":
         st, sr = st - sr, sr - st
     # sentences as integer keys (article code, sentence number): one vectorised membership test
+    # (a dense key range, so that np.isin can use a lookup table instead of sorting every key)
     d_code, d_names = pd.factorize(terms["doc_id"])
-    keys = d_code.astype(np.int64) * 2**32 + terms["sentence_id"].to_numpy(dtype=np.int64)
+    sid = terms["sentence_id"].to_numpy(dtype=np.int64)
+    stride = int(sid.max(initial=0)) + 1
+    keys = d_code.astype(np.int64) * stride + sid
+    del d_code, sid
     index = pd.Index(d_names)
 
     def _keys(sents: set[tuple[str, int]]) -> np.ndarray:
@@ -362,15 +390,33 @@ def keyness_actors(
             return np.array([], dtype=np.int64)
         docs_, sids = zip(*sents)
         code = index.get_indexer(list(docs_)).astype(np.int64)
-        k = code * 2**32 + np.array(sids, dtype=np.int64)
-        return k[code >= 0]  # a sentence with no term has no row to select
+        s = np.array(sids, dtype=np.int64)
+        k = code * stride + s
+        return k[(code >= 0) & (s >= 0) & (s < stride)]  # a sentence with no term has no row to select
 
     in_t = np.isin(keys, _keys(st))
     in_r = np.isin(keys, _keys(sr))
-    t, r = terms[in_t], terms[in_r]
+    del keys
+    # counted on integer term codes (the same table as textstat_keyness of the two selections, tested):
+    # no Python string per selected term
+    codes, vocab = pd.factorize(terms["term"])
+    vocab_arr = np.array([str(v) for v in vocab], dtype=object)
     if drop_actor_terms:
-        names = actor_terms(gaz, [target, reference])
-        t, r = t[~t["term"].isin(names)], r[~r["term"].isin(names)]
-    out = textstat_keyness(t, r, min_freq=min_freq, target_label=target, reference_label=reference)
+        keep = ~np.isin(vocab_arr, list(actor_terms(gaz, [target, reference])))
+        in_t &= keep[codes]
+        in_r &= keep[codes]
+    ca = np.bincount(codes[in_t], minlength=len(vocab_arr))
+    cb = np.bincount(codes[in_r], minlength=len(vocab_arr))
+    _keyness_check(not ca.sum(), not cb.sum(), min_freq, target, reference)
+    chosen = sorted(np.flatnonzero(ca + cb >= min_freq).tolist(), key=vocab_arr.__getitem__)
+    out = _keyness_table(
+        vocab_arr[chosen].tolist(),
+        ca[chosen].astype(float),
+        cb[chosen].astype(float),
+        int(ca.sum()),
+        int(cb.sum()),
+        target,
+        reference,
+    )
     out.attrs.update({"n_target_sentences": len(st), "n_reference_sentences": len(sr), "overlap": overlap})
     return out
