@@ -45,6 +45,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -284,7 +285,32 @@ def store_save(
             same.append(other)
     for other in sorted(same, key=lambda p: p.stat().st_mtime, reverse=True)[MAX_STORES - 1 :]:
         shutil.rmtree(other, ignore_errors=True)
+    _sweep_temporary(root.parent)
     return appending and written is None
+
+
+STALE_TEMPORARY_S = 6 * 3600  # a temporary folder of the cache untouched this long belongs to a run that died
+
+
+def _sweep_temporary(cache_dir: Path, now: float | None = None) -> list[Path]:
+    """Remove the cache's temporary folders left by runs killed mid-way; return them.
+
+    A run writes its store into ``.store-*`` / ``.segment-*`` folders and renames or
+    removes them when it ends, even on an error; only a killed process leaves one. A
+    folder's time changes with every file written into it, so one untouched for
+    :data:`STALE_TEMPORARY_S` is not being written by a run still going.
+    """
+    now = time.time() if now is None else now
+    gone = []
+    for tmp in [*cache_dir.glob(".store-*"), *cache_dir.glob(".segment-*")]:
+        try:
+            stale = tmp.is_dir() and now - tmp.stat().st_mtime > STALE_TEMPORARY_S
+        except OSError:  # removed meanwhile by its own run
+            continue
+        if stale:
+            shutil.rmtree(tmp, ignore_errors=True)
+            gone.append(tmp)
+    return gone
 
 
 def _frame_write(df: pd.DataFrame, stem: Path) -> None:

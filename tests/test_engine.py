@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -488,3 +489,22 @@ def test_large_tables_write_parquet_by_row_group_with_the_same_bytes(tmp_path, m
     assert (tmp_path / "t.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
     assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == max(1, -(-rows // 1000))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), df)
+
+
+def test_saving_a_store_sweeps_temporary_folders_left_by_killed_runs(seeds_dir, tmp_path):
+    """A run killed mid-way (SIGKILL) leaves its temporary folder; the next save removes it once it is stale."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    old = time.time() - eng.STALE_TEMPORARY_S - 60
+    left = {name: cache / name for name in (".segment-dead", ".store-abc.dead", ".segment-live", "keep-me")}
+    for path in left.values():
+        path.mkdir()
+        (path / "part.arrow").write_bytes(b"x")
+    for name in (".segment-dead", ".store-abc.dead", "keep-me"):
+        os.utime(left[name], (old, old))
+    pl.run(seeds_dir, cache_dir=cache)
+    assert not left[".segment-dead"].exists() and not left[".store-abc.dead"].exists()
+    assert left[".segment-live"].exists()  # recent: perhaps a run still writing
+    assert left["keep-me"].exists()  # not a temporary folder of the cache
+    assert len(list(cache.glob("store-*"))) == 1
+    assert eng._sweep_temporary(cache, now=time.time() + 2 * eng.STALE_TEMPORARY_S) == [left[".segment-live"]]
