@@ -773,55 +773,35 @@ def trajectory_events(
     date_expression, event (the strongest event cue), score, doc_id, sentence_id, sentence.
     One row per partner, date and event (the first sentence that names it).
     """
+    cols = ["partner", "date", "date_earliest", "date_latest", "date_precision", "date_expression", "event", "score"]
+    cols += ["doc_id", "sentence_id", "sentence"]
     ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
-    by_sentence: dict[tuple[str, int], list[tuple[float, str, list[str]]]] = {}
-    cols = [ev[c].tolist() for c in ("doc_id", "sentence_id", "weight", "cue", "partner")]
-    for d, i, w, cue, ps in zip(*cols):
-        by_sentence.setdefault((d, i), []).append((abs(w), cue, ps.split("; ")))
-    rows = []
+    # each event cue once per partner it is attributed to, in the hits' order
+    ev = pd.DataFrame(
+        {
+            "doc_id": ev["doc_id"].array,
+            "sentence_id": ev["sentence_id"].to_numpy(),
+            "strength": ev["weight"].abs().to_numpy(),
+            "event": ev["cue"].array,
+            "partner": ev["partner"].str.split("; ").array,
+            "order": np.arange(len(ev)),
+        }
+    ).explode("partner")
+    # per sentence and partner, the first of the strongest cues (as max() over the hits in order gives)
+    best = ev.sort_values(["strength", "order"], ascending=[False, True], kind="stable").drop_duplicates(
+        ["doc_id", "sentence_id", "partner"]
+    )
     u = units[units["date_source"].eq("in-text")]
     if partners:
         u = u[u["partner"].isin(partners)]
     fields = ["partner", "date_point", "date_earliest", "date_latest", "date_precision", "date_expression", "score"]
-    for rec in zip(u["doc_id"].tolist(), u["sentence_id"].tolist(), *(u[c].tolist() for c in fields)):
-        doc_id, sid, partner, point, lo, hi, precision, expression, score = rec
-        cand = [(a, cue) for a, cue, ps in by_sentence.get((doc_id, sid), []) if partner in ps]
-        if not cand:
-            continue
-        best = max(cand, key=lambda c: c[0])  # the first of the strongest, as a stable sort would give
-        rows.append(
-            {
-                "partner": partner,
-                "date": point,
-                "date_earliest": lo,
-                "date_latest": hi,
-                "date_precision": precision,
-                "date_expression": expression,
-                "event": best[1],
-                "score": score,
-                "doc_id": doc_id,
-                "sentence_id": sid,
-                "sentence": None,  # taken below, in one go
-            }
-        )
-    out = pd.DataFrame(
-        rows,
-        columns=[
-            "partner",
-            "date",
-            "date_earliest",
-            "date_latest",
-            "date_precision",
-            "date_expression",
-            "event",
-            "score",
-            "doc_id",
-            "sentence_id",
-            "sentence",
-        ],
-    )
-    if len(out):
-        out["sentence"] = sentences["text"].take(sentence_rows(sentences, out["doc_id"], out["sentence_id"])).array
+    out = u[["doc_id", "sentence_id", *fields]].merge(
+        best[["doc_id", "sentence_id", "partner", "event"]], on=["doc_id", "sentence_id", "partner"], how="inner"
+    )  # the units' order (an inner merge keeps the left keys' order)
+    if not len(out):
+        return pd.DataFrame(columns=cols)
+    out = out.rename(columns={"date_point": "date"}).assign(sentence=None)[cols]
+    out["sentence"] = sentences["text"].take(sentence_rows(sentences, out["doc_id"], out["sentence_id"])).array
     out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(
         ["partner", "date_earliest", "date_latest", "event"]
     )

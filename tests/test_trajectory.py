@@ -809,6 +809,75 @@ def test_events_have_in_text_dates(analysis):
         assert unit["date_source"].item() == "in-text"
 
 
+def _events_unit(doc, sid, partner, source="in-text", day="2022-01-15"):
+    t = pd.Timestamp(day)
+    return dict(
+        doc_id=doc,
+        sentence_id=sid,
+        partner=partner,
+        date_source=source,
+        date_point=t,
+        date_earliest=t,
+        date_latest=t,
+        date_precision="day",
+        date_expression=day,
+        score=-0.5,
+    )
+
+
+def test_events_take_the_first_of_the_strongest_cue_per_partner():
+    """Hand-made: ties go to the earlier cue, a cue counts for each partner it is attributed to."""
+    units = pd.DataFrame(
+        [
+            _events_unit("a", 0, "France"),
+            _events_unit("a", 0, "Russia"),
+            _events_unit("a", 1, "France", source="publication"),  # not an in-text date: no event
+            _events_unit("b", 0, "France", day="2021-03-02"),  # no event cue for France there
+        ]
+    )
+    hits = pd.DataFrame(
+        {
+            "doc_id": ["a", "a", "a", "a", "a", "b"],
+            "sentence_id": [0, 0, 0, 0, 1, 0],
+            "cue": ["expel", "sanction", "attack", "praise", "expel", "expel"],
+            "weight": [-0.8, 0.8, -1.0, 2.0, -0.9, -0.7],
+            "partner": ["France; Russia", "France", "Russia", "France", "France", "Russia"],
+            "event": [True, True, True, False, True, True],
+        }
+    )
+    sentences = pd.DataFrame({"doc_id": ["a", "a", "b"], "sentence_id": [0, 1, 0], "text": ["s a0", "s a1", "s b0"]})
+    ev = T.trajectory_events(units, sentences, hits)
+    assert ev[["partner", "event", "doc_id", "sentence_id", "sentence"]].values.tolist() == [
+        ["France", "expel", "a", 0, "s a0"],  # expel and sanction are as strong: the first; praise is no event
+        ["Russia", "attack", "a", 0, "s a0"],  # |-1.0| beats |-0.8|
+    ]
+    assert T.trajectory_events(units, sentences, hits, partners=["Russia"])["event"].tolist() == ["attack"]
+    assert T.trajectory_events(units, sentences, hits.iloc[:0]).empty
+
+
+def test_events_match_a_loop_over_units(analysis):
+    """Brute force: for each in-text unit, the first of its sentence's strongest event cues for that partner."""
+    hits, units = analysis.cue_hits, analysis.units
+    want = []
+    for u in units[units["date_source"] == "in-text"].itertuples():
+        cues = [
+            (abs(h.weight), h.cue)
+            for h in hits[(hits["doc_id"] == u.doc_id) & (hits["sentence_id"] == u.sentence_id)].itertuples()
+            if h.event and u.partner in h.partner.split("; ")
+        ]
+        if cues:
+            best = max(cues, key=lambda c: c[0])
+            want.append((u.partner, u.date_point, u.date_earliest, u.date_latest, best[1], u.doc_id, u.sentence_id))
+    got = T.trajectory_events(units, analysis.sentences, hits)
+    keys = ["partner", "date", "date_earliest", "date_latest", "event"]
+    want_df = pd.DataFrame(want, columns=[*keys, "doc_id", "sentence_id"])
+    want_df = want_df.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(
+        ["partner", "date_earliest", "date_latest", "event"]
+    )
+    assert len(got) > 0
+    assert got[[*keys, "doc_id", "sentence_id"]].values.tolist() == want_df.values.tolist()
+
+
 def test_france_expel_event_in_january_2022(analysis):
     ev = analysis.events()
     fr = ev[(ev["partner"] == "France") & (ev["event"] == "expel")]
