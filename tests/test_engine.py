@@ -508,3 +508,18 @@ def test_saving_a_store_sweeps_temporary_folders_left_by_killed_runs(seeds_dir, 
     assert left["keep-me"].exists()  # not a temporary folder of the cache
     assert len(list(cache.glob("store-*"))) == 1
     assert eng._sweep_temporary(cache, now=time.time() + 2 * eng.STALE_TEMPORARY_S) == [left[".segment-live"]]
+
+
+def test_article_keys_hash_each_row_as_sorted_json(seeds_dir):
+    """The key is sha256 over the configuration and the row as json.dumps(sort_keys=True) gives it."""
+    import hashlib
+
+    docs = pl.corpus_load(seeds_dir)
+    docs.loc[0, "title"] = 'A "quoted" title \\ with é, \u2019, a\nnewline, a\ttab and \x01'
+    cols = [c for c in docs.columns if c not in ("text_raw", "text")]
+    want = [
+        hashlib.sha256(f"cfg\x1f{json.dumps(rec, sort_keys=True, ensure_ascii=False)}".encode()).hexdigest()
+        for rec in docs[cols].astype(str).to_dict("records")
+    ]
+    assert eng.article_keys(docs, "cfg") == want
+    assert len(set(want)) == len(want)
