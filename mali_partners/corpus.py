@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
@@ -66,6 +67,7 @@ def _parse_point(text: str) -> tuple[str, dt.date, dt.date]:
     raise ValueError(f"not a date of the form YYYY-MM-DD, YYYY-MM or YYYY: {text!r}")
 
 
+@functools.lru_cache(maxsize=2**16)  # dates repeat across articles, and the check and the frame both parse them
 def parse_published(text: str) -> DateSpec:
     """Parse a manifest ``published`` value; a range is ``EARLIEST/LATEST`` (ISO 8601).
 
