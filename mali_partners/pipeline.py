@@ -836,14 +836,11 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]
     for name, df in tables.items():
         table = pa.Table.from_pandas(df, preserve_index=False)
         pacsv.write_csv(table, folder / f"{name}.csv")
-        if len(table) <= PARQUET_ROW_GROUP:
-            # one chunk per column: Parquet pages (and so the file's bytes) follow the chunks
-            pq.write_table(table.combine_chunks(), folder / f"{name}.parquet")
-            continue
-        # row group by row group, each joined into one chunk: the same bytes as write_table of the
-        # whole table joined, without a second copy of a large table in memory (tested)
+        # row group by row group, each joined into one chunk (Parquet pages, and so the file's bytes,
+        # follow the chunks): the same bytes as write_table of the whole table joined, without a
+        # second copy of a large table in memory (tested); an empty table is one empty row group
         with pq.ParquetWriter(folder / f"{name}.parquet", table.schema) as writer:
-            for start in range(0, len(table), PARQUET_ROW_GROUP):
+            for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
                 writer.write_table(table.slice(start, PARQUET_ROW_GROUP).combine_chunks(), PARQUET_ROW_GROUP)
 
 
