@@ -800,8 +800,8 @@ def trajectory_events(
     )  # the units' order (an inner merge keeps the left keys' order)
     if not len(out):
         return pd.DataFrame(columns=cols)
-    out = out.rename(columns={"date_point": "date"}).assign(sentence=None)[cols]
     out["sentence"] = sentences["text"].take(sentence_rows(sentences, out["doc_id"], out["sentence_id"])).array
+    out = out.rename(columns={"date_point": "date"})[cols]
     out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(
         ["partner", "date_earliest", "date_latest", "event"]
     )
