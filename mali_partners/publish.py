@@ -29,6 +29,7 @@ from pathlib import Path
 REDIRECT = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Mali's shifting partnerships</title>
 <meta http-equiv="refresh" content="0; url=latest/index.html">
+<link rel="icon" href="latest/_static/favicon.png">
 <link rel="canonical" href="latest/index.html"></head>
 <body><p>The newest version of the book is at <a href="latest/index.html">latest/</a>;
 earlier versions are listed in <a href="versions.json">versions.json</a>.</p></body></html>

@@ -60,9 +60,34 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
         ]
 
 
+def redirect_html(title: str, target: str, icon: str | None) -> str:
+    """A complete redirect page: Jupyter Book's own is a bare ``<meta>`` line with no icon,
+    so browsers ask the server root for ``/favicon.ico`` (a 404 in the console)."""
+    t, u = html.escape(title), html.escape(target, quote=True)
+    link = f'<link rel="icon" href="{html.escape(icon, quote=True)}">\n' if icon else ""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{t}</title>\n'
+        f'<meta http-equiv="refresh" content="0; url={u}">\n{link}<link rel="canonical" href="{u}"></head>\n'
+        f'<body><p>The book starts at <a href="{u}">{t}</a>.</p></body></html>\n'
+    )
+
+
+def _write_redirect(app: Sphinx, exception: Exception | None) -> None:
+    """Write ``index.html`` when the book's first page is elsewhere; Jupyter Book only
+    writes its bare one when none exists."""
+    if exception is not None or app.builder.name != "html" or app.config.root_doc == "index":
+        return
+    out = Path(app.outdir)
+    icon = app.config.html_favicon
+    icon_href = f"_static/{Path(icon).name}" if icon and (out / "_static" / Path(icon).name).is_file() else None
+    page = redirect_html(app.config.html_title or app.config.project, f"{app.config.root_doc}.html", icon_href)
+    (out / "index.html").write_text(page, encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict:
-    """Register the banner, the switcher script and the stylesheet."""
+    """Register the banner, the switcher script, the stylesheet and the redirect page."""
     app.connect("config-inited", _config_inited)
+    app.connect("build-finished", _write_redirect)
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.add_js_file("version-switcher.js")
     app.add_css_file("mali-partners.css")

@@ -57,6 +57,26 @@ def test_every_page_loads_nothing_from_outside_the_site():
     assert offenders == []
 
 
+ICON = re.compile(r"<link\b[^>]*\brel=[\"']icon[\"'][^>]*\bhref=[\"']([^\"']+)[\"']", re.I)
+
+
+@needs_book
+def test_every_page_and_redirect_names_an_icon_that_exists(tmp_path):
+    # a page without one makes the browser ask the server root for /favicon.ico, a 404
+    # in the console (CI once failed on it, on the redirect index.html alone)
+    info = json.loads((ROOT / "_build" / "bookinfo.json").read_text())
+    site = tmp_path / "site"
+    mp_publish.publish(HTML, site, info)
+    pages = html_pages() + [site / "index.html"]
+    assert HTML / "index.html" in pages
+    missing = []
+    for page in pages:
+        found = ICON.findall(page.read_text(encoding="utf-8"))
+        if not found or not (page.parent / found[0]).is_file():
+            missing.append(f"{page}: {found or 'no icon link'}")
+    assert missing == []
+
+
 @needs_book
 def test_every_page_states_the_corpus_version_and_commit():
     info = json.loads((ROOT / "_build" / "bookinfo.json").read_text())
