@@ -523,3 +523,26 @@ def test_article_keys_hash_each_row_as_sorted_json(seeds_dir):
     ]
     assert eng.article_keys(docs, "cfg") == want
     assert len(set(want)) == len(want)
+
+
+def test_book_analysis_reads_the_cache_the_cli_filled(corpus_copy, tmp_path, monkeypatch, analysis):
+    # make book runs `mali-partners analyse` first; each notebook's book.analysis() must then
+    # read every article from that store instead of analysing the corpus again
+    from mali_partners import book
+    from mali_partners import pipeline as pl
+
+    monkeypatch.delenv("MALI_PARTNERS_CACHE", raising=False)
+    assert main(["analyse", str(corpus_copy), "--out", str(tmp_path / "t"), "--workers", "1", "--quiet"]) == 0
+
+    def analysed(*_a, **_kw):
+        raise AssertionError("an article was analysed again")
+
+    monkeypatch.setattr(pl, "analyse_document", analysed)
+    book.analysis.cache_clear()
+    try:
+        an = book.analysis(str(corpus_copy))
+    finally:
+        book.analysis.cache_clear()
+    for name in ("docs", "mentions", "units", "terms"):
+        pd.testing.assert_frame_equal(getattr(an, name), getattr(analysis, name), check_exact=True)
+    pd.testing.assert_frame_equal(an.trajectory(), analysis.trajectory(), check_exact=True)
