@@ -99,6 +99,22 @@ def _literal_prefixes(pattern: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _fewest_prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    """The prefixes that contain no other one, in order: a text holds one of ``prefixes``
+    exactly when it holds one of these (every text holding "withdrawn" holds "withdraw"),
+    and the pre-test of each sentence runs fewer substring searches.
+
+    >>> _fewest_prefixes(("withdraw", "withdraws", "pull out", "withdrawn", "pull out"))
+    ('withdraw', 'pull out')
+    """
+    out: list[str] = []
+    for i, p in enumerate(prefixes):
+        if p in out or any(q in p for j, q in enumerate(prefixes) if j != i and q != p):
+            continue
+        out.append(p)
+    return tuple(out)
+
+
 @dataclass
 class Lexicon:
     """The relation lexicon and its scope settings."""
@@ -134,7 +150,7 @@ class Lexicon:
         self._triggers = []
         for c in sorted(self.cues, key=lambda c: -len(c.pattern.pattern)):
             pre = _literal_prefixes(c.pattern.pattern)
-            self._triggers.append((c, None if "" in pre else tuple(pre)))  # None: no literal start, always run the cue
+            self._triggers.append((c, None if "" in pre else _fewest_prefixes(pre)))  # None: always run the cue
 
     def frame(self) -> pd.DataFrame:
         """One row per cue: cue, pattern, weight, type, plover, event."""
@@ -367,7 +383,15 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
     taken: list[tuple[int, int]] = []
     # re.I also lets "ı", "ſ" (and "İ", "K", whose lower() already holds i, k) match ASCII letters
     low = text.lower() if text.isascii() else text.lower().replace("ı", "i").replace("ſ", "s")
-    present = [c for c, pre in lex._triggers if pre is None or any(p in low for p in pre)]
+    present = []
+    for c, pre in lex._triggers:  # a loop with break: twice as fast as any() over a generator
+        if pre is None:
+            present.append(c)
+            continue
+        for p in pre:
+            if p in low:
+                present.append(c)
+                break
     for c in present:
         for m in c.pattern.finditer(text):
             s, e = m.span()

@@ -1008,8 +1008,17 @@ def test_cue_gates_change_no_cue(analysis):
     lex = analysis.lexicon
     ungated = dataclasses.replace(lex)
     ungated._triggers = [(c, None) for c, _ in lex._triggers]  # same order, every cue always run
-    extra = ["Mali SIGNED a defence pact with Russia.", "The junta expelled the French ambassador; ties were cut."]
+    extra = [
+        "Mali SIGNED a defence pact with Russia.",
+        "The junta expelled the French ambassador; ties were cut.",
+        # prefixes that only a shorter one of the same cue stands for ("withdraw" for "withdrawn")
+        "French troops have WITHDRAWN from Gao.",
+        "Mali deepened its strategic partnerships with Moscow.",
+    ]
     texts = list(analysis.sentences["text"]) + extra
     gated = [sentence_cues(t, lex) for t in texts]
     assert [sentence_cues(t, ungated) for t in texts] == gated
-    assert sum(map(len, gated)) > 50 and all(gated[-2:])  # cues were found, the extra sentences included
+    assert sum(map(len, gated)) > 50 and all(gated[-4:])  # cues were found, the extra sentences included
+    assert len({p for _, pre in lex._triggers for p in pre}) < sum(
+        len(T._literal_prefixes(c.pattern.pattern)) for c in lex.cues
+    )
