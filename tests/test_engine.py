@@ -546,3 +546,23 @@ def test_book_analysis_reads_the_cache_the_cli_filled(corpus_copy, tmp_path, mon
     for name in ("docs", "mentions", "units", "terms"):
         pd.testing.assert_frame_equal(getattr(an, name), getattr(analysis, name), check_exact=True)
     pd.testing.assert_frame_equal(an.trajectory(), analysis.trajectory(), check_exact=True)
+
+
+def test_as_dates_is_dt_date_with_each_distinct_date_converted_once():
+    import datetime as dt
+
+    from mali_partners.pipeline import as_dates
+
+    s = pd.Series(pd.to_datetime(["2021-03-04", None, "2020-01-02", "2021-03-04 17:30"], format="ISO8601"), name="d")
+    got = as_dates(s)
+    assert got.tolist()[0] == dt.date(2021, 3, 4) and got[1] is pd.NaT and got[3] == dt.date(2021, 3, 4)
+    cases = [
+        s,
+        pd.Series(pd.to_datetime([]), dtype="datetime64[ns]"),
+        pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns]", index=[5, 3]),
+        pd.Series(pd.date_range("1960-01-01", periods=500, freq="37D").repeat(3)),
+        pd.Series(pd.to_datetime(["2022-01-31 23:30"]).tz_localize("UTC").tz_convert("Africa/Bamako")),
+    ]
+    for values in cases:
+        pd.testing.assert_series_equal(as_dates(values), values.dt.date, check_exact=True)
+        assert [v is pd.NaT for v in as_dates(values)] == [v is pd.NaT for v in values.dt.date]
