@@ -17,6 +17,12 @@ import pandas as pd
 from .pipeline import Analysis
 
 
+def gold_rows_present(gold: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
+    """The gold rows of the articles this corpus holds (the gold annotates the seed articles;
+    a corpus grown from them, or another corpus, may hold some, all or none of them)."""
+    return gold[gold["doc_id"].isin(set(docs["doc_id"]))].reset_index(drop=True)
+
+
 def gold_spans(gold: pd.DataFrame, texts: dict[str, str]) -> pd.DataFrame:
     """Spans (doc_id, start, end, surface, actor) of the gold mentions in the cleaned texts."""
     rows = []
@@ -68,9 +74,14 @@ def mention_scores(an: Analysis, gold_path: str | os.PathLike[str]) -> dict:
     """Precision and recall of the matcher against the gold mentions, strict and lenient, with the errors."""
     gold = pd.read_csv(gold_path, dtype={"doc_id": str})
     texts = dict(zip(an.docs["doc_id"], an.docs["text"]))
+    gold = gold_rows_present(gold, an.docs)
     g = gold_spans(gold, texts)
-    pred = an.mentions[["doc_id", "start", "end", "surface", "actor", "sentence_id"]].reset_index(drop=True)
-    out: dict = {"n_gold": len(g), "n_pred": len(pred)}
+    # only the articles the gold annotates: another article's mentions are not false positives
+    annotated = set(gold["doc_id"])
+    pred = an.mentions.loc[
+        an.mentions["doc_id"].isin(annotated), ["doc_id", "start", "end", "surface", "actor", "sentence_id"]
+    ].reset_index(drop=True)
+    out: dict = {"n_gold": len(g), "n_pred": len(pred), "n_gold_articles": len(annotated)}
     for lenient, suffix in ((True, ""), (False, "_strict")):
         tp, fp, fn = match_spans(pred, g, lenient)
         out["precision" + suffix] = tp / len(pred) if len(pred) else float("nan")

@@ -7,6 +7,7 @@ run on the seeds, shared by the session).
 from __future__ import annotations
 
 import csv
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -774,3 +775,35 @@ def test_duplicate_alias_differing_only_in_case_is_refused(tmp_path):
     )
     with pytest.raises(InputError, match="two actors"):
         gazetteer_load(path)
+
+
+def test_validation_scores_only_the_articles_the_gold_annotates(analysis, corpus_copy, tmp_path):
+    # an analyst's added article is not in the gold: its mentions are not false positives,
+    # and a corpus without any gold article gets NaN scores, not an error
+    from mali_partners import corpus as corpus_mod
+    from mali_partners import pipeline, validation
+    from mali_partners import trajectory as traj
+
+    new = tmp_path / "new.txt"
+    new.write_text(
+        "France and Russia were both named in Bamako on Monday, when the transitional government "
+        "met envoys from ECOWAS and the European Union to discuss security, elections, sanctions "
+        "and the future of the United Nations mission in the north of Mali, officials said.\n",
+        encoding="utf-8",
+    )
+    corpus_mod.corpus_add(corpus_copy, new, title="Envoys meet", source="Test wire", published="2024-05-06")
+    grown = pipeline.run(corpus_copy)
+    assert len(grown.docs) == len(analysis.docs) + 1 and len(grown.mentions) > len(analysis.mentions)
+    base, more = (validation.mention_scores(a, GOLD) for a in (analysis, grown))
+    assert more["n_gold_articles"] == base["n_gold_articles"] == 5
+    for k in ("n_gold", "n_pred", "precision", "recall", "precision_strict", "recall_strict"):
+        assert more[k] == base[k], k
+    gold = pd.read_csv(GOLD.parent / "relations.csv", dtype={"doc_id": str})
+    none = analysis.docs.iloc[:0]
+    assert validation.gold_rows_present(gold, none).empty
+    assert len(validation.gold_rows_present(gold, analysis.docs)) == len(gold)
+    rel = traj.evaluate_relations(analysis.units, gold.iloc[:0], analysis.sentences)
+    dat = traj.evaluate_dating(analysis.units, gold.iloc[:0], analysis.sentences)
+    assert rel["n"] == dat["n"] == 0 and math.isnan(rel["kappa"]) and math.isnan(dat["right_year"])
+    assert int(rel["confusion"].to_numpy().sum()) == 0
+
