@@ -426,3 +426,39 @@ def kwic(
     else:
         out = out.sort_values(["_mid", "doc_id", "_pos"])
     return out.drop(columns=["_mid", "_pos"]).reset_index(drop=True)
+
+
+def actor_period_matrix(
+    mentions: pd.DataFrame, docs: pd.DataFrame, actors: list[str] | None = None, period: str | None = None
+) -> pd.DataFrame:
+    """Share of each period's articles that name each actor: periods (rows) x actors (columns).
+
+    The view of :func:`actor_doc_matrix` for a corpus too large for one row per article.
+    An article belongs to the period of its date midpoint; ``period`` is month, quarter or
+    year (default: :func:`~mali_partners.corpus.publication_period`). Only periods with
+    articles are rows; ``attrs["n_articles"]`` holds each row's article count.
+
+    >>> docs = pd.DataFrame({"doc_id": ["a", "b", "c"],
+    ...                      "date_mid": pd.to_datetime(["2020-05-01", "2020-07-01", "2021-01-01"])})
+    >>> m = pd.DataFrame({"doc_id": ["a", "a", "c"], "actor": ["France", "Russia", "Russia"]})
+    >>> t = actor_period_matrix(m, docs, ["France", "Russia"], "year")
+    >>> t.to_dict("index"), t.attrs["n_articles"]
+    ({'2020': {'France': 0.5, 'Russia': 0.5}, '2021': {'France': 0.0, 'Russia': 1.0}}, [2, 1])
+    """
+    from .corpus import PUBLICATION_PERIODS, publication_period
+
+    period = period or publication_period(docs)
+    code = PUBLICATION_PERIODS[period][0]
+    label = docs["date_mid"].dt.to_period(code).astype(str)
+    label.index = docs["doc_id"]
+    n_articles = label.value_counts().sort_index()
+    m = mentions if actors is None else mentions[mentions["actor"].isin(actors)]
+    named = m[["doc_id", "actor"]].drop_duplicates()
+    named = named.assign(period=named["doc_id"].map(label))
+    counts = pd.crosstab(named["period"], named["actor"]).reindex(index=n_articles.index, fill_value=0)
+    if actors is not None:
+        counts = counts.reindex(columns=actors, fill_value=0)
+    shares = counts.div(n_articles, axis=0).astype(float)
+    shares.index.name, shares.columns.name = "period", "actor"
+    shares.attrs["n_articles"] = [int(n) for n in n_articles]
+    return shares

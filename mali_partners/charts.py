@@ -89,8 +89,20 @@ def _empty(ax, message: str) -> None:
     ax.set_axis_off()
 
 
-def textplot_publication_timeline(docs: pd.DataFrame) -> Figure:
-    """Each article's publication date as an interval (bar) with its midpoint, one row per article."""
+PER_ARTICLE_MAX = 40  # above this many articles, charts of one row per article show counts per period instead
+
+
+def textplot_publication_timeline(docs: pd.DataFrame, max_articles: int = PER_ARTICLE_MAX) -> Figure:
+    """Each article's publication date as an interval (bar) with its midpoint, one row per article.
+
+    A corpus of more than ``max_articles`` articles is drawn as
+    :func:`textplot_publication_counts` of :func:`~mali_partners.corpus.publication_counts`
+    instead: one row per article would be taller than a page (and than matplotlib's limit).
+    """
+    if len(docs) > max_articles:
+        from .corpus import publication_counts
+
+        return textplot_publication_counts(publication_counts(docs))
     with house_style():
         d = docs.sort_values("date_mid").reset_index(drop=True)
         fig, ax = plt.subplots(figsize=(9, 0.55 * len(d) + 1.4))
@@ -107,6 +119,55 @@ def textplot_publication_timeline(docs: pd.DataFrame) -> Figure:
         ax.set_xlabel("publication date (bar: possible interval; dot: midpoint)")
         ax.set_title("When the articles were published")
         ax.grid(axis="y", visible=False)
+        fig.tight_layout()
+        return fig
+
+
+PRECISION_COLOURS = {
+    "day": OKABE_ITO["blue"],
+    "month": OKABE_ITO["sky"],
+    "year": OKABE_ITO["orange"],
+    "range": OKABE_ITO["grey"],
+}
+
+
+def textplot_publication_counts(counts: pd.DataFrame) -> Figure:
+    """Articles per publication period, stacked by how precisely each is dated (a table of
+    :func:`~mali_partners.corpus.publication_counts`)."""
+    with house_style():
+        fig, ax = plt.subplots(figsize=(9, 3.6))
+        if counts.empty:
+            _empty(ax, "no articles")
+            return fig
+        wide = counts.pivot(index="period_start", columns="date_precision", values="n_articles")
+        starts = pd.DatetimeIndex(wide.index)
+        steps = np.diff(mdates.date2num(starts))
+        width = 0.85 * (steps.min() if len(steps) else 300.0)
+        x = mdates.date2num(starts)
+        bottom = np.zeros(len(wide))
+        for precision in [p for p in PRECISION_COLOURS if p in wide.columns]:
+            v = wide[precision].to_numpy()
+            ax.bar(
+                x,
+                v,
+                width,
+                bottom=bottom,
+                align="edge",
+                color=PRECISION_COLOURS[precision],
+                label=f"dated to the {precision}" if precision != "range" else "dated by a range",
+            )
+            bottom += v
+        ax.xaxis_date()
+        loc = mdates.AutoDateLocator(maxticks=10)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        unit = counts.attrs.get("period", "period")
+        ax.set_ylabel(f"articles per {unit}")
+        ax.set_xlabel("publication date (an article's midpoint when it is dated by a month, a year or a range)")
+        ax.set_title(f"When the {int(counts['n_articles'].sum()):,} articles were published")
+        ax.set_ylim(0, max(1.0, bottom.max()) * 1.18)  # headroom for the legend
+        ax.legend(loc="upper left", fontsize=8, ncol=4)
+        ax.grid(axis="x", visible=False)
         fig.tight_layout()
         return fig
 
@@ -157,6 +218,31 @@ def textplot_doc_actor_heatmap(matrix: pd.DataFrame, titles: dict[str, str] | No
         ax.grid(False)
         fig.colorbar(im, ax=ax, label="mentions", shrink=0.8)
         ax.set_title("Which article names whom")
+        fig.tight_layout()
+        return fig
+
+
+def textplot_period_actor_heatmap(shares: pd.DataFrame) -> Figure:
+    """Periods x actors heatmap of the share of articles naming each actor (a table of
+    :func:`~mali_partners.actors.actor_period_matrix`), with the percentage in each cell."""
+    with house_style():
+        fig, ax = plt.subplots(figsize=(max(6, 0.7 * shares.shape[1] + 2.5), 0.32 * shares.shape[0] + 2))
+        if shares.empty:
+            _empty(ax, "no mentions")
+            return fig
+        im = ax.imshow(shares.to_numpy() * 100, cmap=SEQUENTIAL, aspect="auto", vmin=0, vmax=100)
+        ax.set_xticks(range(shares.shape[1]), shares.columns, rotation=45, ha="right")
+        n = shares.attrs.get("n_articles") or [None] * shares.shape[0]
+        ax.set_yticks(
+            range(shares.shape[0]), [f"{p} ({k:,} art.)" if k is not None else str(p) for p, k in zip(shares.index, n)]
+        )
+        for i in range(shares.shape[0]):
+            for j in range(shares.shape[1]):
+                v = shares.iat[i, j] * 100
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="white" if v > 60 else "black")
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, label="% of the period's articles naming the actor", shrink=0.8)
+        ax.set_title("Which share of the articles names whom")
         fig.tight_layout()
         return fig
 

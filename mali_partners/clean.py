@@ -136,3 +136,35 @@ def corpus_clean(docs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["text"] = texts
     out.attrs.update(docs.attrs)
     return out, pd.DataFrame(rows, columns=["doc_id", "rule", "chars_removed", "chars_added"])
+
+
+def cleaning_report(cleaning: pd.DataFrame, per_article_max: int = 8) -> pd.DataFrame:
+    """What each cleaning rule changed: rule, n_articles (changed), chars_removed, chars_added.
+
+    Rules that changed nothing are left out. A corpus of at most ``per_article_max``
+    articles also gets one column per article with the characters removed there; a larger
+    one would get a column per article too many to read.
+
+    >>> c = pd.DataFrame({"doc_id": ["a", "a", "b"], "rule": ["r1", "r2", "r1"],
+    ...                   "chars_removed": [3, 0, 2], "chars_added": [0, 0, 1]})
+    >>> cleaning_report(c).to_dict("records")
+    [{'rule': 'r1', 'n_articles': 2, 'chars_removed': 5, 'chars_added': 1, 'a': 3, 'b': 2}]
+    >>> list(cleaning_report(c, per_article_max=1).columns)
+    ['rule', 'n_articles', 'chars_removed', 'chars_added']
+    """
+    changed = cleaning[(cleaning["chars_removed"] + cleaning["chars_added"]) > 0]
+    g = changed.groupby("rule", sort=False)
+    out = pd.DataFrame(
+        {
+            "n_articles": g["doc_id"].nunique(),
+            "chars_removed": g["chars_removed"].sum(),
+            "chars_added": g["chars_added"].sum(),
+        }
+    )
+    if cleaning["doc_id"].nunique() <= per_article_max:
+        per_doc = changed.pivot_table(
+            index="rule", columns="doc_id", values="chars_removed", aggfunc="sum", fill_value=0
+        )
+        out = out.join(per_doc)
+    out.columns.name = None
+    return out.reset_index().astype({"n_articles": int, "chars_removed": int, "chars_added": int})

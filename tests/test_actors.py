@@ -807,3 +807,27 @@ def test_validation_scores_only_the_articles_the_gold_annotates(analysis, corpus
     assert rel["n"] == dat["n"] == 0 and math.isnan(rel["kappa"]) and math.isnan(dat["right_year"])
     assert int(rel["confusion"].to_numpy().sum()) == 0
 
+
+def test_actor_period_matrix_against_a_loop():
+    import numpy as np
+
+    from mali_partners.actors import actor_period_matrix
+
+    rng = np.random.default_rng(3)
+    docs = pd.DataFrame(
+        {
+            "doc_id": [f"d{i}" for i in range(300)],
+            "date_mid": pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 3000, 300), unit="D"),
+        }
+    )
+    m = pd.DataFrame({"doc_id": rng.choice(docs["doc_id"], 900), "actor": rng.choice(["France", "Russia", "UN"], 900)})
+    actors = ["Russia", "France", "EU"]
+    t = actor_period_matrix(m, docs, actors, "year")
+    year = dict(zip(docs["doc_id"], docs["date_mid"].dt.year.astype(str)))
+    for i, period in enumerate(t.index):
+        in_period = {d for d, y in year.items() if y == period}
+        assert t.attrs["n_articles"][i] == len(in_period)
+        for a in actors:
+            naming = {d for d, x in zip(m["doc_id"], m["actor"]) if x == a and d in in_period}
+            assert t.loc[period, a] == len(naming) / len(in_period)
+    assert list(t.columns) == actors and (t["EU"] == 0).all()

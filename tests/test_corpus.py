@@ -483,3 +483,60 @@ def test_every_date_basis_quotes_its_evidence(seeds_dir: Path) -> None:
     assert [r["id"] for r in rows] == ["000", "001", "002", "003", "004"]
     bad = [r["id"] for r in rows if not r["date_basis"].strip() or '"' not in r["date_basis"]]
     assert bad == []
+
+
+def _docs_frame(n: int, seed: int = 1):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    mid = pd.Timestamp("2019-03-01") + pd.to_timedelta(rng.integers(0, 2000, n), unit="D")
+    return pd.DataFrame(
+        {
+            "doc_id": [f"{i:04d}" for i in range(n)],
+            "date_mid": mid,
+            "date_precision": rng.choice(["day", "month", "year", "range"], n),
+        }
+    )
+
+
+def test_publication_counts_by_hand_and_against_a_loop():
+    import pandas as pd
+
+    from mali_partners.corpus import PRECISIONS, publication_counts, publication_period
+
+    docs = pd.DataFrame(
+        {
+            "doc_id": ["a", "b", "c"],
+            "date_mid": pd.to_datetime(["2020-01-15", "2020-03-31", "2020-03-01"]),
+            "date_precision": ["day", "range", "day"],
+        }
+    )
+    c = publication_counts(docs, "month")
+    assert c.attrs["period"] == "month" and len(c) == 3 * len(PRECISIONS)  # February is there, with zeros
+    got = {(str(r.period_start.date()), r.date_precision): r.n_articles for r in c.itertuples() if r.n_articles}
+    assert got == {("2020-01-01", "day"): 1, ("2020-03-01", "day"): 1, ("2020-03-01", "range"): 1}
+    assert publication_period(docs) == "month"
+    big = _docs_frame(700)
+    assert publication_period(big) == "quarter"
+    for period in ("month", "quarter", "year"):
+        counts = publication_counts(big, period)
+        loop: dict = {}
+        for mid, prec in zip(big["date_mid"], big["date_precision"]):
+            start = {"month": mid.replace(day=1), "quarter": mid.replace(day=1, month=3 * ((mid.month - 1) // 3) + 1)}
+            key = (start.get(period, mid.replace(day=1, month=1)).normalize(), prec)
+            loop[key] = loop.get(key, 0) + 1
+        assert {(r.period_start, r.date_precision): r.n_articles for r in counts.itertuples() if r.n_articles} == loop
+        assert counts["n_articles"].sum() == len(big)
+    assert publication_counts(big.iloc[:0]).empty
+
+
+def test_publication_chart_of_a_large_corpus_fits_a_page():
+    from mali_partners import charts
+
+    small, large = _docs_frame(charts.PER_ARTICLE_MAX), _docs_frame(5000)
+    small = small.assign(date_earliest=small["date_mid"], date_latest=small["date_mid"], title="t")
+    assert charts.textplot_publication_timeline(small).get_size_inches()[1] > 20  # one row per article
+    fig = charts.textplot_publication_timeline(large)
+    assert fig.get_size_inches()[1] < 6
+    assert sum(p.get_height() for p in fig.axes[0].patches) == 5000  # every article in a bar

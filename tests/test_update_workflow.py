@@ -34,16 +34,16 @@ def _run(cmd: list[str], cwd: Path, env: dict | None = None, timeout: int = 1200
     return proc
 
 
-def _build(project: Path) -> str:
+def _build(project: Path, corpus: str = "seeds") -> str:
     """The steps of `make book` (validate, bookinfo, tables, strict build) with this venv; returns the log."""
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "MALI_PARTNERS_CORPUS": str(project / "seeds")}
-    log = _run([str(BIN / "mali-partners"), "validate", "seeds"], project, env).stdout
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "MALI_PARTNERS_CORPUS": str(project / corpus)}
+    log = _run([str(BIN / "mali-partners"), "validate", corpus], project, env).stdout
     log += _run(
-        [str(BIN / "python"), "-m", "mali_partners.bookinfo", "--corpus", "seeds", "--out", "_build/bookinfo.json"],
+        [str(BIN / "python"), "-m", "mali_partners.bookinfo", "--corpus", corpus, "--out", "_build/bookinfo.json"],
         project,
         env,
     ).stdout
-    _run([str(BIN / "mali-partners"), "analyse", "seeds", "--out", "_build/tables"], project, env)
+    _run([str(BIN / "mali-partners"), "analyse", corpus, "--out", "_build/tables"], project, env)
     shutil.rmtree(project / "_build" / "html", ignore_errors=True)
     proc = _run(
         [str(BIN / "jupyter-book"), "build", ".", "--warningiserror", "--nitpick", "--keep-going"], project, env
@@ -59,8 +59,8 @@ def _text(page: Path) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8")))
 
 
-@pytest.mark.slow
-def test_add_an_article_then_rebuild(tmp_path):
+def _project_copy(tmp_path: Path) -> Path:
+    """A copy of the project (no venv, build, git or benchmarks) committed in a new git repository."""
     project = tmp_path / "project"
     ignore = shutil.ignore_patterns(
         ".venv",
@@ -80,6 +80,12 @@ def test_add_an_article_then_rebuild(tmp_path):
     _run(["git", "init", "-q"], project)
     _run([*git, "add", "-A"], project)
     _run([*git, "commit", "-qm", "seed corpus"], project)
+    return project
+
+
+@pytest.mark.slow
+def test_add_an_article_then_rebuild(tmp_path):
+    project = _project_copy(tmp_path)
     # start from the main build's execution cache when it matches, as CI restores it
     cache = ROOT / "_build" / ".jupyter_cache"
     if cache.is_dir() and (ROOT / "_build" / "bookinfo.json").is_file():
@@ -139,3 +145,45 @@ def test_add_an_article_then_rebuild(tmp_path):
         assert "<img src=x onerror" not in raw, page
         assert "<b>defence</b>" not in raw, page
     assert "&lt;script&gt;document.title" in (html / "notebooks" / "05_trajectories.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_book_of_a_corpus_larger_than_one_row_per_article(tmp_path):
+    """The seeds plus synthetic articles, more than charts.PER_ARTICLE_MAX: the book builds
+    strictly, the per-article views turn into per-period ones, every figure fits a page, and
+    the validation chapter scores the annotated seed articles only."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.generate import generate
+    finally:
+        sys.path.remove(str(ROOT))
+    from mali_partners.charts import PER_ARTICLE_MAX
+
+    project = _project_copy(tmp_path)
+    corpus = project / "grown"
+    shutil.copytree(project / "seeds", corpus)
+    synthetic = generate(PER_ARTICLE_MAX + 20, tmp_path / "synthetic")
+    rows = (synthetic / "manifest.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    assert rows[0] == (corpus / "manifest.csv").read_text(encoding="utf-8").splitlines(keepends=True)[0]
+    with open(corpus / "manifest.csv", "a", encoding="utf-8") as fh:
+        fh.writelines(rows[1:])
+    for f in synthetic.glob("*.txt"):
+        shutil.copy(f, corpus / f.name)
+    n = 5 + PER_ARTICLE_MAX + 20
+
+    _build(project, "grown")
+    html = project / "_build" / "html" / "notebooks"
+    assert f"These are {n} articles" in _text(html / "00_home.html")
+    raw = (html / "01_corpus.html").read_text(encoding="utf-8")
+    section = re.search(r'<section id="what-cleaning-did">(.*?)</section>', raw, re.S)
+    assert section, "no cleaning section"
+    cleaning = re.sub(r"<[^>]+>", " ", section.group(1))
+    assert "n_articles" in cleaning and "chars_removed" in cleaning  # the per-rule cleaning table
+    assert not re.search(r"\b000(000)?\b", cleaning.split("chars_added")[1])  # no column per article
+    validation = _text(html / "06_validation.html")
+    assert f"5 of this corpus’s {n}" in validation or f"5 of this corpus's {n}" in validation
+    from PIL import Image
+
+    for png in (project / "_build" / "html").rglob("*.png"):
+        width, height = Image.open(png).size
+        assert height <= 2000 and width <= 2000, (png, width, height)
