@@ -8,7 +8,9 @@ through :func:`table`, which escapes the corpus text (an article containing
 from __future__ import annotations
 
 import html
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -87,3 +89,25 @@ def fmt_list(items: list[str]) -> str:
     """``a, b and c``."""
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+DOWNLOAD_CSV_MAX_MB = 25.0  # a larger table is linked as Parquet: the book would carry every CSV copy
+
+
+def table_download(
+    name: str, folder: str | os.PathLike[str] = "../_build/tables", max_mb: float = DOWNLOAD_CSV_MAX_MB
+) -> str:
+    """The MyST download link of one written table: its CSV, or its Parquet when the CSV is over ``max_mb``.
+
+    At 10k articles the CSVs hold 0.5 GB (KWIC alone 0.2 GB, its Parquet 3 MB); the
+    book copies what it links, so the large ones are offered as Parquet, with the size of
+    the CSV that ``mali-partners analyse`` writes beside it.
+    """
+    csv = Path(folder) / f"{name}.csv"
+    mb = csv.stat().st_size / 1e6 if csv.is_file() else 0.0
+    if mb <= max_mb:
+        return f"{{download}}`Download {name}.csv <{Path(folder).as_posix()}/{name}.csv>`"
+    return (
+        f"{{download}}`Download {name}.parquet <{Path(folder).as_posix()}/{name}.parquet>` "
+        f"(the CSV, {mb:,.0f} MB, is too large to publish with the book: `mali-partners analyse` writes it)"
+    )

@@ -404,3 +404,15 @@ def test_every_toc_file_exists_and_every_notebook_is_in_the_toc():
         assert (ROOT / f"{f}.ipynb").is_file() or (ROOT / f"{f}.md").is_file(), f
     listed = {f for f in files if f.startswith("notebooks/")}
     assert {f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("*.ipynb")} == listed
+
+
+def test_large_tables_are_linked_as_parquet(tmp_path):
+    (tmp_path / "small.csv").write_text("a\n1\n")
+    (tmp_path / "big.csv").write_bytes(b"a\n" + b"1\n" * 600_000)
+    assert (
+        mp_book.table_download("small", tmp_path, max_mb=1)
+        == f"{{download}}`Download small.csv <{tmp_path.as_posix()}/small.csv>`"
+    )
+    link = mp_book.table_download("big", tmp_path, max_mb=1)
+    assert link.startswith(f"{{download}}`Download big.parquet <{tmp_path.as_posix()}/big.parquet>`")
+    assert "1 MB" in link and "big.csv" not in link
