@@ -140,10 +140,11 @@ def textplot_publication_counts(counts: pd.DataFrame) -> Figure:
             _empty(ax, "no articles")
             return fig
         wide = counts.pivot(index="period_start", columns="date_precision", values="n_articles")
-        starts = pd.DatetimeIndex(wide.index)
-        steps = np.diff(mdates.date2num(starts))
-        width = 0.85 * (steps.min() if len(steps) else 300.0)
-        x = mdates.date2num(starts)
+        unit = counts.attrs.get("period", "period")
+        days = {"month": 30.4, "quarter": 91.3, "year": 365.25}
+        steps = np.diff(mdates.date2num(pd.DatetimeIndex(wide.index)))
+        width = 0.85 * days.get(unit, steps.min() if len(steps) else 30.0)  # one period wide, also when there is one
+        x = mdates.date2num(pd.DatetimeIndex(wide.index))
         bottom = np.zeros(len(wide))
         for precision in [p for p in PRECISION_COLOURS if p in wide.columns]:
             v = wide[precision].to_numpy()
@@ -161,7 +162,6 @@ def textplot_publication_counts(counts: pd.DataFrame) -> Figure:
         loc = mdates.AutoDateLocator(maxticks=10)
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
-        unit = counts.attrs.get("period", "period")
         ax.set_ylabel(f"articles per {unit}")
         ax.set_xlabel("publication date (an article's midpoint when it is dated by a month, a year or a range)")
         ax.set_title(f"When the {int(counts['n_articles'].sum()):,} articles were published")
