@@ -19,6 +19,7 @@ lexicon, stopwords); publishing the same version again replaces that folder.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import shutil
@@ -26,14 +27,30 @@ import sys
 import tempfile
 from pathlib import Path
 
-REDIRECT = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Mali's shifting partnerships</title>
-<meta http-equiv="refresh" content="0; url=latest/index.html">
-<link rel="icon" href="latest/_static/favicon.png">
-<link rel="canonical" href="latest/index.html"></head>
-<body><p>The newest version of the book is at <a href="latest/index.html">latest/</a>;
-earlier versions are listed in <a href="versions.json">versions.json</a>.</p></body></html>
-"""
+
+def redirect_html(title: str, target: str, icon: str | None, body: str | None = None) -> str:
+    """A complete redirect page to ``target``: title, icon, canonical link and a visible link.
+
+    Without a ``<link rel="icon">`` browsers ask the server root for ``/favicon.ico`` (a 404
+    in the console). ``body`` is the page's HTML text (default: a link to ``target``).
+    """
+    t, u = html.escape(title), html.escape(target, quote=True)
+    link = f'<link rel="icon" href="{html.escape(icon, quote=True)}">\n' if icon else ""
+    body = body if body is not None else f'The book starts at <a href="{u}">{t}</a>.'
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{t}</title>\n'
+        f'<meta http-equiv="refresh" content="0; url={u}">\n{link}<link rel="canonical" href="{u}"></head>\n'
+        f"<body><p>{body}</p></body></html>\n"
+    )
+
+
+REDIRECT = redirect_html(
+    "Mali's shifting partnerships",
+    "latest/index.html",
+    "latest/_static/favicon.png",
+    'The newest version of the book is at <a href="latest/index.html">latest/</a>;\n'
+    'earlier versions are listed in <a href="versions.json">versions.json</a>.',
+)
 
 
 def _copy_tree_atomic(src: Path, dest: Path) -> None:

@@ -15,6 +15,7 @@ from sphinx.application import Sphinx
 from sphinx.config import Config
 
 from .bookinfo import book_info
+from .publish import redirect_html
 
 STATIC = Path(__file__).parent / "static"
 
@@ -58,18 +59,6 @@ def _drop_thebe(app: Sphinx, pagename: str, templatename: str, context: dict, do
             if "thebe" not in str(getattr(js, "filename", js) or "").lower()
             and "THEBE" not in str(getattr(js, "attributes", {}).get("body", ""))
         ]
-
-
-def redirect_html(title: str, target: str, icon: str | None) -> str:
-    """A complete redirect page: Jupyter Book's own is a bare ``<meta>`` line with no icon,
-    so browsers ask the server root for ``/favicon.ico`` (a 404 in the console)."""
-    t, u = html.escape(title), html.escape(target, quote=True)
-    link = f'<link rel="icon" href="{html.escape(icon, quote=True)}">\n' if icon else ""
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{t}</title>\n'
-        f'<meta http-equiv="refresh" content="0; url={u}">\n{link}<link rel="canonical" href="{u}"></head>\n'
-        f'<body><p>The book starts at <a href="{u}">{t}</a>.</p></body></html>\n'
-    )
 
 
 def _write_redirect(app: Sphinx, exception: Exception | None) -> None:
