@@ -917,13 +917,22 @@ def cohen_kappa(a: list[str], b: list[str]) -> float:
     return 1.0 if pe == 1 else (po - pe) / (1 - pe)
 
 
+def gold_rows_present(gold: pd.DataFrame, corpus_rows: pd.DataFrame) -> pd.DataFrame:
+    """The gold rows of the articles in ``corpus_rows`` (any frame with ``doc_id``): the gold
+    annotates the seed articles, and a corpus grown from them, or another corpus, may hold
+    some, all or none of them."""
+    return gold[gold["doc_id"].isin(set(corpus_rows["doc_id"]))].reset_index(drop=True)
+
+
 def evaluate_relations(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataFrame) -> dict:
     """Agreement of the scorer with the gold labels: accuracy, kappa, confusion matrix, joined rows.
 
     Gold rows are matched on (doc_id, sentence text, partner); a gold pair the scorer
     has no unit for counts as "neutral" predicted (the partner was not found). No gold
-    row: n 0, accuracy and kappa NaN, a confusion matrix of zeros.
+    row: n 0, accuracy and kappa NaN, a confusion matrix of zeros. Gold rows of articles
+    not in the corpus are left out (:func:`gold_rows_present`).
     """
+    gold = gold_rows_present(gold, sentences)
     units = units[units["doc_id"].isin(set(gold["doc_id"]))]  # the gold's articles only: same keys, fewer lookups
     s = sentences.set_index(["doc_id", "sentence_id"])["text"]
     pred = {
@@ -960,6 +969,7 @@ def evaluate_dating(units: pd.DataFrame, gold: pd.DataFrame, sentences: pd.DataF
     """
     from .corpus import parse_published
 
+    gold = gold_rows_present(gold, sentences)  # as in evaluate_relations
     units = units[units["doc_id"].isin(set(gold["doc_id"]))]  # the gold's articles only: same keys, fewer lookups
     s = sentences.set_index(["doc_id", "sentence_id"])["text"]
     ours = {

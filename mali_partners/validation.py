@@ -15,12 +15,7 @@ import re
 import pandas as pd
 
 from .pipeline import Analysis
-
-
-def gold_rows_present(gold: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
-    """The gold rows of the articles this corpus holds (the gold annotates the seed articles;
-    a corpus grown from them, or another corpus, may hold some, all or none of them)."""
-    return gold[gold["doc_id"].isin(set(docs["doc_id"]))].reset_index(drop=True)
+from .trajectory import gold_rows_present
 
 
 def gold_spans(gold: pd.DataFrame, texts: dict[str, str]) -> pd.DataFrame:
