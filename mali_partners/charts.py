@@ -141,10 +141,10 @@ def textplot_publication_counts(counts: pd.DataFrame) -> Figure:
             return fig
         wide = counts.pivot(index="period_start", columns="date_precision", values="n_articles")
         unit = counts.attrs.get("period", "period")
-        days = {"month": 30.4, "quarter": 91.3, "year": 365.25}
-        steps = np.diff(mdates.date2num(pd.DatetimeIndex(wide.index)))
-        width = 0.85 * days.get(unit, steps.min() if len(steps) else 30.0)  # one period wide, also when there is one
         x = mdates.date2num(pd.DatetimeIndex(wide.index))
+        steps = np.diff(x)
+        days = {"month": 30.4, "quarter": 91.3, "year": 365.25}
+        width = 0.85 * days.get(unit, steps.min() if len(steps) else 30.0)  # one period wide, also when there is one
         bottom = np.zeros(len(wide))
         for precision in [p for p in PRECISION_COLOURS if p in wide.columns]:
             v = wide[precision].to_numpy()
