@@ -113,6 +113,12 @@ def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
 _PACKED_KEY_LIMIT = 2**63  # (n-gram, article) pairs packed into one int64 below this; else a two-key sort
 
 
+def _term_codes(terms: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each term row's code and the vocabulary (Python strings, by code): counting on codes keeps strings out of the loops."""
+    codes, vocab = pd.factorize(terms["term"])
+    return codes, np.array([str(v) for v in vocab], dtype=object)
+
+
 def textstat_frequency(
     terms: pd.DataFrame,
     doc_sizes: pd.Series,
@@ -135,8 +141,7 @@ def textstat_frequency(
     frames = []
     # n-grams as integer keys over the vocabulary (names are joined only for distinct n-grams)
     t = terms.reset_index(drop=True)
-    codes, vocab = pd.factorize(t["term"])
-    vocab_arr = np.array([str(v) for v in vocab], dtype=object)
+    codes, vocab_arr = _term_codes(t)
     v_size = max(len(vocab_arr), 1)
     # narrow integers where they fit (a few int64 arrays of one value per term are most of this job's memory)
     codes = codes.astype(np.int32 if v_size < 2**31 else np.int64)
@@ -399,8 +404,7 @@ def keyness_actors(
     del keys
     # counted on integer term codes (the same table as textstat_keyness of the two selections, tested):
     # no Python string per selected term
-    codes, vocab = pd.factorize(terms["term"])
-    vocab_arr = np.array([str(v) for v in vocab], dtype=object)
+    codes, vocab_arr = _term_codes(terms)
     if drop_actor_terms:
         keep = ~np.isin(vocab_arr, list(actor_terms(gaz, [target, reference])))
         in_t &= keep[codes]
