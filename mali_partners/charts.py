@@ -90,6 +90,7 @@ def _empty(ax, message: str) -> None:
 
 
 PER_ARTICLE_MAX = 40  # above this many articles, charts of one row per article show counts per period instead
+PERIOD_HEATMAP_PARTNERS = 15  # partners (beside Mali) in the per-period heatmap of a large corpus: a page's width
 
 
 def textplot_publication_timeline(docs: pd.DataFrame, max_articles: int = PER_ARTICLE_MAX) -> Figure:
