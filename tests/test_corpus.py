@@ -540,3 +540,35 @@ def test_publication_chart_of_a_large_corpus_fits_a_page():
     fig = charts.textplot_publication_timeline(large)
     assert fig.get_size_inches()[1] < 6
     assert sum(p.get_height() for p in fig.axes[0].patches) == 5000  # every article in a bar
+
+
+def test_same_text_check_agrees_with_normalising_every_text(tmp_path: Path) -> None:
+    """Duplicates are found by normalising only texts whose first words agree: same answer as normalising all."""
+    from mali_partners.corpus import MIN_WORDS, check, normalise_whitespace
+
+    words = ARTICLE.split()
+    assert len(words) > MIN_WORDS
+    texts = {
+        "a.txt": ARTICLE,
+        "b.txt": respaced(ARTICLE),  # a copy of a
+        "c.txt": ARTICLE.replace("rainy season", "dry season"),  # the same first words, another text
+        "d.txt": respaced(ARTICLE.replace("rainy season", "dry season")),  # a copy of c, not of a
+        "e.txt": ARTICLE.replace("Bamako", "Kayes"),  # another text from the first word on
+        "f.txt": "Cafe\u0301 " + ARTICLE,  # e + combining acute: NFC makes it the same as g
+        "g.txt": "Caf\u00e9  " + ARTICLE,
+        "h.txt": ARTICLE + " and more",
+        "i.txt": ARTICLE,  # a third copy of a
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    got = [(Path(p.file).name, p.message) for p in check(read_raw(tmp_path)) if "the same text" in p.message]
+    first: dict[str, str] = {}
+    expected = []
+    for name in sorted(texts):  # brute force: every text normalised, each compared with the first of its kind
+        norm = normalise_whitespace(texts[name])
+        if norm in first:
+            expected.append((name, f"the same text as {first[norm]} (after white-space normalisation)"))
+        else:
+            first[norm] = name
+    assert got == expected
+    assert [n for n, _ in got] == ["b.txt", "d.txt", "g.txt", "i.txt"]
