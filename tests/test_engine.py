@@ -566,3 +566,65 @@ def test_as_dates_is_dt_date_with_each_distinct_date_converted_once():
     for values in cases:
         pd.testing.assert_series_equal(as_dates(values), values.dt.date, check_exact=True)
         assert [v is pd.NaT for v in as_dates(values)] == [v is pd.NaT for v in values.dt.date]
+
+
+def test_a_run_freezes_the_heap_only_while_it_runs(seeds_dir, monkeypatch):
+    """Objects older than the run are left out of its collections, and nothing stays frozen afterwards."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    seen: list[int] = []
+    real = pl.release_memory
+    monkeypatch.setattr(pl, "release_memory", lambda: (seen.append(gc.get_freeze_count()), real())[1])
+    gc.disable()  # no automatic collection: the cycle below stays garbage until a collection finds it
+    try:
+        node = Node()
+        node.me = node
+        ref = weakref.ref(node)
+        del node  # garbage from before the run
+        assert gc.get_freeze_count() == 0
+        pl.run(seeds_dir)
+        assert seen and all(n > 0 for n in seen)  # frozen during every collection of the run
+        assert ref() is not None  # which therefore left the older garbage alone
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert ref() is None  # unfrozen: the next collection frees it
+    finally:
+        gc.enable()
+    with pl._FrozenHeap():
+        inner = gc.get_freeze_count()
+        with pl._FrozenHeap():  # nested: the inner end does not unfreeze the outer run
+            pass
+        assert gc.get_freeze_count() == inner > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(pl.InputError), pl._FrozenHeap():
+        pl.run(seeds_dir / "no such folder")
+    assert gc.get_freeze_count() == 0
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_output_files_do_not_depend_on_the_cache(corpus_copy, tmp_path):
+    """No cache, a cold cache, a warm one, a warm one plus a new article: byte for byte the same files."""
+    from benchmarks.generate import article
+
+    cache = tmp_path / "cache"
+    outs = {}
+    for name, cache_dir in (("none", None), ("cold", cache), ("warm", cache)):
+        pl.analyse_to_dir(str(corpus_copy), str(tmp_path / name), cache_dir=cache_dir)
+        outs[name] = _files(tmp_path / name)
+    assert outs["cold"] == outs["none"] and outs["warm"] == outs["none"]
+    new = tmp_path / "new.txt"
+    new.write_bytes(article(7)[1])
+    add = ["add", str(new), "--corpus", str(corpus_copy), "--title", "T", "--source", "S", "--published", "2024-03"]
+    assert main(add) == 0
+    for name, cache_dir in (("plus_none", None), ("plus_warm", cache)):
+        pl.analyse_to_dir(str(corpus_copy), str(tmp_path / name), cache_dir=cache_dir)
+        outs[name] = _files(tmp_path / name)
+    differ = [f for f in outs["plus_none"] if outs["plus_none"][f] != outs["plus_warm"].get(f)]
+    assert not differ and outs["plus_none"].keys() == outs["plus_warm"].keys()
