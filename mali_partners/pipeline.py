@@ -564,7 +564,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "ci_low": "95% bootstrap interval, low (NaN with fewer than two units)",
             "ci_high": "95% bootstrap interval, high",
             "n_evidence": "scored sentence-partner units behind the score",
-            "low_evidence": "True when n_evidence is below the minimum (3): read with care",
+            "low_evidence": f"True when n_evidence is below the minimum ({traj.MIN_EVIDENCE}): read with care",
         },
     ),
     "trajectory_evidence": (

@@ -27,6 +27,7 @@ from .gazetteer import Gazetteer, yaml_problem
 from .text import sentence_lookup, sentence_rows
 
 PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
+MIN_EVIDENCE = 3  # scored units below which a period's score is flagged low_evidence
 CUE_TYPES = ("verbal", "material")
 LEXICON_KEYS = {"cue", "pattern", "weight", "type", "plover", "event", "note"}
 _CLAUSE_BREAK = re.compile(
@@ -658,7 +659,7 @@ def textstat_trajectory(
     partners: list[str] | None = None,
     period: str = "year",
     rollup: bool = True,
-    min_evidence: int = 3,
+    min_evidence: int = MIN_EVIDENCE,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
