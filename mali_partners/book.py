@@ -33,12 +33,43 @@ def analysis(corpus: str | None = None) -> Analysis:
     return run(folder, cache_dir=default_cache_dir(folder))
 
 
+SMALL_CORPUS_MAX = 100  # up to this many articles the home page calls the corpus small
+
+
+def readable(value: object) -> object:
+    """A whole number as text with thousands separators (12,345); anything else unchanged.
+
+    The prose pastes glued numbers as they are; a count of a large corpus reads better grouped.
+    """
+    import numbers
+
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    return value
+
+
 def glue_all(values: dict[str, object]) -> None:
-    """Glue every value under its key (``display=False``), for ``{glue:text}`` in the prose."""
+    """Glue every value under its key (``display=False``), for ``{glue:text}`` in the prose; counts via :func:`readable`."""
     from myst_nb import glue
 
     for key, value in values.items():
-        glue(key, value, display=False)
+        glue(key, readable(value), display=False)
+
+
+def fmt(value: float | None, spec: str, missing: str = "n/a") -> str:
+    """``format(value, spec)``, or ``missing`` for a score that could not be computed (NaN or None).
+
+    >>> fmt(0.91234, ".0%"), fmt(float("nan"), ".3f")
+    ('91%', 'n/a')
+    """
+    if value is None or value != value:
+        return missing
+    return format(value, spec)
+
+
+def corpus_caveat(n_articles: int) -> str:
+    """The home page's heading for the size of the corpus: small up to :data:`SMALL_CORPUS_MAX` articles."""
+    return "A small corpus" if n_articles <= SMALL_CORPUS_MAX else "The corpus behind every figure"
 
 
 def table(

@@ -125,8 +125,22 @@ def test_numbers_in_prose_are_glued_not_typed():
     an = run(str(ROOT / "seeds"))
     text = re.sub(r"<[^>]+>", "", (HTML / "notebooks" / "00_home.html").read_text(encoding="utf-8"))
     counts = an.actor_counts().set_index("actor")
-    assert f"France is named {counts.loc['France', 'mentions_with_children']} times" in text
-    assert f"These are {len(an.docs)} articles" in text
+    assert f"France is named {counts.loc['France', 'mentions_with_children']:,} times" in text
+    assert f"These are {len(an.docs):,} articles" in text
+    assert f"{mp_book.corpus_caveat(len(an.docs))}. These are" in text
+    assert f"({an.n_tokens:,} words)" in text
+
+
+def test_glued_counts_are_grouped_and_missing_scores_say_so():
+    import numpy as np
+
+    assert mp_book.readable(1234567) == "1,234,567" and mp_book.readable(np.int64(12345)) == "12,345"
+    assert mp_book.readable(999) == "999" and mp_book.readable(True) is True and mp_book.readable(0.5) == 0.5
+    assert mp_book.readable("2022") == "2022"  # a year glued as text stays as it is
+    assert mp_book.fmt(0.8765, ".3f") == "0.876" and mp_book.fmt(None, ".0%") == "n/a"
+    assert mp_book.fmt(float("nan"), ".2f", missing="not measured") == "not measured"
+    small, large = mp_book.SMALL_CORPUS_MAX, mp_book.SMALL_CORPUS_MAX + 1
+    assert mp_book.corpus_caveat(small) == "A small corpus" != mp_book.corpus_caveat(large)
 
 
 # ----------------------------------------------------------------------------- escaping

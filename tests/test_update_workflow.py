@@ -182,6 +182,7 @@ def test_book_of_a_corpus_larger_than_one_row_per_article(tmp_path):
     assert not re.search(r"\b000(000)?\b", cleaning.split("chars_added")[1])  # no column per article
     validation = _text(html / "06_validation.html")
     assert f"5 of this corpus’s {n}" in validation or f"5 of this corpus's {n}" in validation
+    assert "nan" not in validation.split()  # every glued score is a number or says n/a
     from PIL import Image
 
     for png in (project / "_build" / "html").rglob("*.png"):
