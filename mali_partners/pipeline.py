@@ -666,6 +666,15 @@ def as_dates(values: pd.Series) -> pd.Series:
     return pd.Series(dates[codes], index=values.index, name=values.name)
 
 
+def _without_attrs(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with empty ``attrs`` (a shallow copy: the same columns, the caller's frame untouched)."""
+    if not df.attrs:
+        return df
+    out = df.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
 def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.DataFrame]:
     """The tables of one job of :data:`TABLE_JOBS`."""
     if job == "frequency":
@@ -700,13 +709,17 @@ def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.Data
         mentions = an.mentions.copy()
         for c in ("date_earliest", "date_latest", "date_point"):
             mentions[c] = as_dates(mentions[c])
-        return {
+        tables = {
             "documents": docs,
             "cleaning": an.cleaning,
             "sentences": an.sentences,
             "mentions": mentions,
             "cue_hits": an.cue_hits,
         }
+        # the per-article frames' attrs say which run stored them in the cache (corpus_dir, an older
+        # corpus_version), and concat keeps them only when all agree: the Parquet files would depend on
+        # the cache. Their tables are written without; provenance.json has the versions.
+        return {name: _without_attrs(df) for name, df in tables.items()}
     raise ValueError(f"unknown table job {job!r}")
 
 
@@ -868,9 +881,7 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]
     Both come from one Arrow table (pyarrow's C++ writers, about 10x faster than
     ``DataFrame.to_csv`` on the large tables). The CSV is RFC 4180 with a header: text
     quoted, booleans ``true``/``false``, dates ``YYYY-MM-DD``, an empty field for a
-    missing value. The frames' ``attrs`` are left out of the Parquet metadata: they record
-    how a frame was made (cached frames carry the run that stored them), not what it holds,
-    so the files would depend on the cache; ``provenance.json`` has the versions.
+    missing value.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -878,9 +889,6 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]
 
     folder = Path(folder)
     for name, df in tables.items():
-        if df.attrs:
-            df = df.copy(deep=False)  # a view of the same columns, attrs emptied
-            df.attrs = {}
         table = pa.Table.from_pandas(df, preserve_index=False)
         pacsv.write_csv(table, folder / f"{name}.csv")
         # row group by row group, each joined into one chunk (Parquet pages, and so the file's bytes,

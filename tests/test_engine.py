@@ -628,3 +628,12 @@ def test_output_files_do_not_depend_on_the_cache(corpus_copy, tmp_path):
         outs[name] = _files(tmp_path / name)
     differ = [f for f in outs["plus_none"] if outs["plus_none"][f] != outs["plus_warm"].get(f)]
     assert not differ and outs["plus_none"].keys() == outs["plus_warm"].keys()
+    import pyarrow.parquet as pq
+
+    def attributes(name: str) -> dict:
+        return json.loads(pq.read_metadata(tmp_path / "plus_warm" / f"{name}.parquet").metadata[b"pandas"])[
+            "attributes"
+        ]
+
+    assert attributes("mentions") == attributes("documents") == {}  # per-article rows: no run's attrs
+    assert attributes("trajectory")["min_evidence"] == pl.traj.MIN_EVIDENCE  # a computed table keeps its parameters
