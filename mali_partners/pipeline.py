@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -231,18 +232,21 @@ class _FrozenHeap(contextlib.ContextDecorator):
     Everything is unfrozen at the end of the outermost run; nothing is left uncollected.
     """
 
-    depth = 0
+    depth = 0  # runs under way in this process (nested, or on several threads)
+    lock = threading.Lock()
 
     def __enter__(self) -> _FrozenHeap:
-        if _FrozenHeap.depth == 0:
-            gc.freeze()
-        _FrozenHeap.depth += 1
+        with _FrozenHeap.lock:
+            if _FrozenHeap.depth == 0:
+                gc.freeze()
+            _FrozenHeap.depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _FrozenHeap.depth -= 1
-        if _FrozenHeap.depth == 0:
-            gc.unfreeze()
+        with _FrozenHeap.lock:
+            _FrozenHeap.depth -= 1
+            if _FrozenHeap.depth == 0:
+                gc.unfreeze()
 
 
 def release_memory() -> None:
