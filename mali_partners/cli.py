@@ -22,7 +22,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         len(corpus_mod.normalise_whitespace(raw.files[r["file"]].decode("utf-8")).split()) for _, r in raw.rows
     )
     print(
-        f"ok: {args.corpus}: {len(raw.rows)} articles, {n_words} words, corpus version {corpus_mod.corpus_version(raw)}; no problems found"
+        f"ok: {args.corpus}: {len(raw.rows):,} articles, {n_words:,} words, corpus version {corpus_mod.corpus_version(raw)}; no problems found"
     )
     return 0
 

@@ -253,7 +253,7 @@ def test_validate_seeds_ok_one_line(seeds_dir: Path, capsys: pytest.CaptureFixtu
     n_words = sum(len(p.read_bytes().decode("utf-8").split()) for p in sorted(seeds_dir.glob("*.txt")))
     version = corpus_version(read_raw(seeds_dir))
     assert out.splitlines() == [
-        f"ok: {seeds_dir}: 5 articles, {n_words} words, corpus version {version}; no problems found"
+        f"ok: {seeds_dir}: 5 articles, {n_words:,} words, corpus version {version}; no problems found"
     ]
     assert tree_digest(seeds_dir) == before
 
