@@ -835,3 +835,48 @@ def test_actor_period_matrix_against_a_loop():
             naming = {d for d, x in zip(m["doc_id"], m["actor"]) if x == a and d in in_period}
             assert t.loc[period, a] == len(naming) / len(in_period)
     assert list(t.columns) == actors and (t["EU"] == 0).all()
+
+
+def _node_tree(node) -> tuple:
+    """A YAML node as nested tuples of (kind, tag, value, line, column): what the loaders read."""
+    import yaml
+
+    mark = (node.start_mark.line, node.start_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        return ("scalar", node.tag, node.value, mark)
+    if isinstance(node, yaml.MappingNode):
+        return ("map", node.tag, tuple((_node_tree(k), _node_tree(v)) for k, v in node.value), mark)
+    return ("seq", node.tag, tuple(_node_tree(v) for v in node.value), mark)
+
+
+def test_fast_yaml_parser_reads_the_packaged_files_as_the_python_parser_does(monkeypatch):
+    import yaml
+
+    from mali_partners import gazetteer as gz
+    from mali_partners.trajectory import lexicon_default_path
+
+    assert getattr(yaml, "__with_libyaml__", False), "PyYAML without libyaml: the fast path is not tested"
+    for path in (gz.default_path(), lexicon_default_path()):
+        text = Path(path).read_text(encoding="utf-8")
+        assert _node_tree(gz.yaml_parse(text)) == _node_tree(yaml.compose(text, Loader=yaml.SafeLoader))
+        assert gz.yaml_parse(text, nodes=False) == yaml.safe_load(text)
+    # the loaded gazetteer is the same with the pure-Python parser only
+    fast = gazetteer_load()
+    monkeypatch.setattr(gz, "_FAST_LOADER", yaml.SafeLoader)
+    slow = gazetteer_load()
+    assert fast.sha == slow.sha and list(fast.actors) == list(slow.actors)
+    assert [a.aliases for a in fast.actors.values()] == [a.aliases for a in slow.actors.values()]
+
+
+def test_yaml_errors_come_from_the_python_parser_with_its_context():
+    import yaml
+
+    from mali_partners.gazetteer import yaml_parse
+
+    text = 'a: 1\nb: "open\nc: 3\n'
+    with pytest.raises(yaml.YAMLError) as fast:
+        yaml_parse(text)
+    with pytest.raises(yaml.YAMLError) as slow:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    assert str(fast.value) == str(slow.value)
+    assert fast.value.context_mark.line == 1  # the opening quote's line: what yaml_problem reports
