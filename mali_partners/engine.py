@@ -365,20 +365,34 @@ def _table_frame(table) -> pd.DataFrame:
     return df
 
 
+def _columns_meta(table) -> str:
+    """What of a stored table's schema metadata decides its pandas columns: all but the frame's attrs."""
+    meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+    meta.pop("attributes", None)
+    return json.dumps(meta, sort_keys=True)
+
+
 def _frames_read(stems: list[Path]) -> pd.DataFrame:
     """The frames written at ``stems``, concatenated in order as :func:`_concat` concatenates frames.
 
-    When every non-empty part has the same Arrow schema (the usual case) the parts are
-    joined as Arrow tables (no copy) and converted once: converting each of hundreds of
-    parts cost ~2.5 ms apiece. Otherwise each part is converted and concatenated by pandas.
+    When every non-empty part has the same columns (Arrow types and pandas metadata; the
+    usual case) the parts are joined as Arrow tables (no copy) and converted once:
+    converting each of hundreds of parts cost ~2.5 ms apiece. Their attrs may differ (a
+    segment added by a later run records that run's corpus version): the result keeps them
+    only when all parts agree, as ``pd.concat`` does. Otherwise each part is converted
+    and concatenated by pandas.
     """
     import pyarrow as pa
 
     parts = [_frame_table(s) for s in stems]
     keep = [t for t in parts if len(t)] or parts[:1]
     tables = all(isinstance(t, pa.Table) for t in keep)
-    if tables and all(t.schema.equals(keep[0].schema, check_metadata=True) for t in keep):
-        return _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep))
+    if tables and all(t.schema.equals(keep[0].schema) and _columns_meta(t) == _columns_meta(keep[0]) for t in keep):
+        df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep))
+        attrs = [json.loads((t.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")) for t in keep]
+        if any(a != attrs[0] for a in attrs):  # as pd.concat: kept only when every part has the same
+            df.attrs = {}
+        return df
     frames = [t if isinstance(t, pd.DataFrame) else _table_frame(t) for t in keep]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 

@@ -303,6 +303,10 @@ def test_parts_read_back_as_concat_joins_them(analysis, tmp_path):
         "odd": [mentions.iloc[5:9], odd],
         "mixed": [mentions.iloc[:3], mixed],
         "empty": [mentions.iloc[:0], mentions.iloc[:0]],
+        # a segment of a later run: the same columns, other attrs (joined as Arrow; attrs dropped as concat does)
+        "other_attrs": [mentions.iloc[:10], _with_attrs(mentions.iloc[10:20], corpus_version="later")],
+        "same_attrs": [_with_attrs(mentions.iloc[:10], v=1), _with_attrs(mentions.iloc[10:20], v=1)],
+        "some_attrs": [_with_attrs(mentions.iloc[:10], v=1), _with_attrs(mentions.iloc[10:20])],
     }
     for case, frames in cases.items():
         stems = [tmp_path / f"{case}-{i}" for i in range(len(frames))]
@@ -312,6 +316,28 @@ def test_parts_read_back_as_concat_joins_them(analysis, tmp_path):
         got = eng._frames_read(stems)
         pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=case)
         assert dict(got.dtypes) == dict(expected.dtypes), case
+        assert got.attrs == expected.attrs, case
+    assert eng._frames_read(stems[:1]).attrs == {"v": 1}  # nonvacuous: attrs survive where they agree
+
+
+def _with_attrs(df: pd.DataFrame, **attrs) -> pd.DataFrame:
+    out = df.copy()
+    out.attrs = dict(attrs)
+    return out
+
+
+def test_parts_with_other_attrs_are_joined_as_arrow_tables(analysis, tmp_path, monkeypatch):
+    """A later run's segment (same columns, its own corpus version in attrs) does not send the read
+    down the part-by-part path, which cost most of reading a large store after adding an article."""
+    stems = [tmp_path / "a", tmp_path / "b"]
+    eng._frame_write(_with_attrs(analysis.mentions.iloc[:10], corpus_version="one"), stems[0])
+    eng._frame_write(_with_attrs(analysis.mentions.iloc[10:], corpus_version="two"), stems[1])
+    converted = []
+    real = eng._table_frame
+    monkeypatch.setattr(eng, "_table_frame", lambda t: converted.append(len(t)) or real(t))
+    got = eng._frames_read(stems)
+    assert converted == [len(analysis.mentions)]
+    assert got.attrs == {}
 
 
 def test_corrupt_cache_store_is_recomputed(corpus_copy, tmp_path, analysis):
