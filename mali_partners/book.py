@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,8 +49,22 @@ def readable(value: object) -> object:
     return value
 
 
+def _skip_iri_grammars() -> None:
+    """Keep jsonschema from importing ``rfc3987_syntax`` in this kernel: 3 s of each notebook's run.
+
+    ``myst_nb.glue`` imports nbformat, whose jsonschema imports ``rfc3987_syntax`` when it
+    is installed (an extra of a Jupyter dependency) and so compiles 38 Lark grammars for
+    the "iri" string formats, which no notebook schema uses. Marking the module absent
+    makes jsonschema skip those two formats, as it does when the package is not installed.
+    Done only before jsonschema is imported; a process that has it already is left alone.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def glue_all(values: dict[str, object]) -> None:
     """Glue every value under its key (``display=False``), for ``{glue:text}`` in the prose; counts via :func:`readable`."""
+    _skip_iri_grammars()
     from myst_nb import glue
 
     for key, value in values.items():

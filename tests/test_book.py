@@ -430,3 +430,26 @@ def test_large_tables_are_linked_as_parquet(tmp_path):
     link = mp_book.table_download("big", tmp_path, max_mb=1)
     assert link.startswith(f"{{download}}`Download big.parquet <{tmp_path.as_posix()}/big.parquet>`")
     assert "1 MB" in link and "big.csv" not in link
+
+
+def test_glue_does_not_compile_the_iri_grammars_and_notebooks_still_validate():
+    """glue_all keeps jsonschema from importing rfc3987_syntax (3 s per notebook kernel); nbformat still
+    validates a notebook, and a bad one is still rejected (the formats it skips are only "iri")."""
+    code = (
+        "import sys, json\n"
+        "from mali_partners import book\n"
+        "book.glue_all({'n': 1})\n"
+        "import nbformat\n"
+        "nb = nbformat.read('notebooks/07_data.ipynb', as_version=4)\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['cell_type'] = 'nonsense'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "    bad = 'accepted'\n"
+        "except nbformat.ValidationError:\n"
+        "    bad = 'rejected'\n"
+        "print(json.dumps({'rfc': sys.modules.get('rfc3987_syntax', 'absent') is None, 'bad': bad}))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"rfc": True, "bad": "rejected"}
