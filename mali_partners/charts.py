@@ -332,8 +332,12 @@ def textplot_cooccurrence_network(
         g = nx.Graph()
         for r in d.itertuples(index=False):
             g.add_edge(r.actor_a, r.actor_b, weight=r.observed, npmi=r.npmi)
-        pos = nx.spring_layout(g, seed=seed, weight="weight", k=1.2 / np.sqrt(len(g)))
-        widths = [0.8 + 1.6 * g[u][v]["weight"] for u, v in g.edges]
+        heaviest = max(g[u][v]["weight"] for u, v in g.edges)
+        for u, v in g.edges:  # the layout pulls by the share of the largest count: raw counts of thousands crushed it
+            g[u][v]["pull"] = g[u][v]["weight"] / heaviest
+        pos = nx.spring_layout(g, seed=seed, weight="pull", k=1.2 / np.sqrt(len(g)))
+        # relative to the largest count: absolute widths (1.6 pt per sentence) covered the figure at 10k articles
+        widths = [0.8 + MAX_EDGE_WIDTH * g[u][v]["weight"] / heaviest for u, v in g.edges]
         ecol = [g[u][v]["npmi"] for u, v in g.edges]
         edges = nx.draw_networkx_edges(
             g, pos, ax=ax, width=widths, edge_color=ecol, edge_cmap=DIVERGING, edge_vmin=-1, edge_vmax=1, alpha=0.9
@@ -346,7 +350,7 @@ def textplot_cooccurrence_network(
             g, pos, ax=ax, font_size=9, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1}
         )
         fig.colorbar(edges, ax=ax, label="NPMI", shrink=0.7)
-        ax.set_title(f"Partners named in the same {level} (edge width: count)")
+        ax.set_title(f"Partners named in the same {level} (edge width: count, widest {int(heaviest):,})")
         ax.set_axis_off()
         fig.tight_layout()
         return fig
@@ -368,6 +372,44 @@ def textplot_collocates(coll: pd.DataFrame, actors: list[str], top: int = 10) ->
             ax.grid(axis="y", visible=False)
         fig.tight_layout()
         return fig
+
+
+MAX_YEAR_TICKS = 16  # a year axis labels every 1, 2, 5, 10, ... years so that at most this many labels show
+YEAR_STEPS = (1, 2, 5, 10, 20, 25, 50, 100)
+
+
+def year_step(first: int, last: int, max_ticks: int = MAX_YEAR_TICKS) -> int:
+    """The smallest of :data:`YEAR_STEPS` whose multiples between ``first`` and ``last`` are at most ``max_ticks``.
+
+    A year axis labels the years that are multiples of the step (``YearLocator``).
+
+    >>> year_step(2012, 2025), year_step(1950, 2030)
+    (1, 10)
+    """
+    first, last = int(first), int(last)
+    return next((s for s in YEAR_STEPS if last // s - -(-first // s) + 1 <= max_ticks), YEAR_STEPS[-1])
+
+
+def _year_axis(ax) -> None:
+    """Label a date axis by year, every :func:`year_step` years over its limits (one label per year
+    overlapped from ~20 years on). Call it once everything is drawn."""
+    lo, hi = (mdates.num2date(v).year for v in ax.get_xlim())
+    ax.xaxis.set_major_locator(mdates.YearLocator(year_step(lo, hi)))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+
+
+def evidence_sizes(n: np.ndarray, largest: int) -> np.ndarray:
+    """Marker areas for points backed by ``n`` scored sentences: 25 to 200 pt², by the square root of the share of ``largest``.
+
+    Relative to the chart's largest count, so a point stays a point at any corpus size
+    (a fixed area per sentence drew discs wider than the panel at 10k articles).
+    """
+    return 25 + 175 * np.sqrt(np.asarray(n, dtype=float) / max(int(largest), 1))
+
+
+MAX_EVENT_MARKERS = 12  # the trajectory chart numbers at most this many events: the strongest (largest |score|)
+MAX_POINT_LABELS = 12  # "n=" beside each point only for partners with at most this many scored years
+MAX_EDGE_WIDTH = 7.2  # points: the widest edge of a co-occurrence network
 
 
 def _runs(years: np.ndarray) -> list[np.ndarray]:
@@ -400,6 +442,9 @@ def textplot_trajectory(
         hidden = series[years_all < first_year]
         series = series[years_all >= first_year]
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 6.6), sharex=True, gridspec_kw={"height_ratios": [1, 1.3]})
+        scored = series.dropna(subset=["score"])
+        largest = int(scored["n_evidence"].max()) if len(scored) else 1
+        unlabelled = False
         for i, p in enumerate(partners):
             d = series[series["partner"] == p].sort_values("period_start")
             if d.empty:
@@ -425,12 +470,15 @@ def textplot_trajectory(
                 for r in band.itertuples(index=False):
                     xx = pd.to_datetime(r.period_start) + pd.Timedelta(days=182)
                     ax2.plot([xx, xx], [r.ci_low, r.ci_high], color=c, alpha=0.4, lw=3, solid_capstyle="butt")
-            sizes = 25 + 18 * sc["n_evidence"].to_numpy()
+            sizes = evidence_sizes(sc["n_evidence"].to_numpy(), largest)
             face = [c if not low else "white" for low in sc["low_evidence"]]
             ax2.scatter(xs, sc["score"], s=sizes, facecolors=face, edgecolors=c, linewidths=1.5, zorder=3, label=p)
+            if len(sc) > MAX_POINT_LABELS:  # the labels would overlap: the trajectory table has the counts
+                unlabelled = True
+                continue
             for xx, yy, n in zip(xs, sc["score"], sc["n_evidence"]):
                 ax2.annotate(
-                    f"n={n}",
+                    f"n={n:,}",
                     (xx, yy),
                     textcoords="offset points",
                     xytext=(7, -13 if p == "Russia" else 7),
@@ -445,31 +493,55 @@ def textplot_trajectory(
         ax2.set_ylim(-1.2, 1.3)
         ax2.set_ylabel("relation score\n(−1 conflict · +1 cooperation)")
         ax2.set_title("Tone of the relation with Mali (mean per year, 95% bootstrap interval)")
-        if events is not None and len(events):
-            ev = events[events["partner"].isin(partners)].copy()
-            ev["date"] = pd.to_datetime(ev["date"])
-            ev = ev[ev["date"].dt.year >= first_year].sort_values("date").reset_index(drop=True)
-            for k, r in ev.iterrows():
-                c = colour(r["partner"], partners.index(r["partner"]))
-                ax2.axvline(r["date"], color=c, lw=0.6, ls="--", alpha=0.5)
+        marked, n_events = _event_markers(events, partners, first_year)
+        if len(marked):
+            for r in marked.itertuples(index=False):
+                c = colour(r.partner, partners.index(r.partner))
+                ax2.axvline(r.date, color=c, lw=0.6, ls="--", alpha=0.5)
                 ax2.annotate(
-                    str(k + 1),
-                    (r["date"], 1.2),
+                    str(r.no),
+                    (r.date, 1.2),
                     fontsize=7,
                     color="white",
                     ha="center",
                     va="center",
                     bbox={"boxstyle": "circle,pad=0.2", "fc": c, "ec": "none"},
                 )
-        ax2.xaxis.set_major_locator(mdates.YearLocator())
-        ax2.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        _year_axis(ax2)
         ax2.set_xlabel("year the sentence speaks of (its own date, else the article's)")
         note = "Filled points: at least 3 scored sentences; hollow: fewer. Gaps: no mention that year. Numbered lines: dated events (see the events table)."
+        if unlabelled:
+            note += (
+                f" Point area: scored sentences (largest {largest:,}; each year's count is in the trajectory table)."
+            )
+        if len(marked) < n_events:
+            note += f" Numbered: the {len(marked)} strongest of {n_events:,} events."
         if len(hidden):
             note += f" Not shown: {int(hidden['mentions'].sum())} mention(s) dated before {first_year}."
         fig.text(0.01, 0.005, _wrap(note, 150), fontsize=7, color=OKABE_ITO["grey"])
         fig.tight_layout(rect=(0, 0.03, 1, 1))
         return fig
+
+
+def _event_markers(events: pd.DataFrame | None, partners: list[str], first_year: int) -> tuple[pd.DataFrame, int]:
+    """The events to mark on the trajectory chart, numbered as in the events table (its row order, from 1).
+
+    Only the partners drawn and years shown; when more than :data:`MAX_EVENT_MARKERS`
+    remain, the strongest of each partner and day, strongest first (largest absolute
+    score; ties: the earlier), up to that many. Returns them
+    (columns no, partner, date) and how many there were before the cut.
+    """
+    if events is None or not len(events):
+        return pd.DataFrame(columns=["no", "partner", "date"]), 0
+    ev = events.reset_index(drop=True).assign(
+        no=lambda e: np.arange(1, len(e) + 1), date=lambda e: pd.to_datetime(e["date"])
+    )
+    ev = ev[ev["partner"].isin(partners) & (ev["date"].dt.year >= first_year)]
+    n = len(ev)
+    if n > MAX_EVENT_MARKERS:  # one per partner and day (markers of one day would stack), then the strongest
+        ev = ev.assign(_s=ev["score"].abs()).sort_values(["_s", "date", "no"], ascending=[False, True, True])
+        ev = ev.drop_duplicates(["partner", "date"]).head(MAX_EVENT_MARKERS)
+    return ev.sort_values("no")[["no", "partner", "date"]].reset_index(drop=True), n
 
 
 def textplot_crossover(cross: pd.DataFrame, a: str = "France", b: str = "Russia", value: str = "salience") -> Figure:
@@ -494,8 +566,7 @@ def textplot_crossover(cross: pd.DataFrame, a: str = "France", b: str = "Russia"
                 ha="center",
                 fontsize=8,
             )
-        ax.xaxis.set_major_locator(mdates.YearLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        _year_axis(ax)
         ax.set_ylabel(f"{value}: {b} − {a}")
         ax.set_title(f"Crossover: when {b} leads {a} ({value})")
         fig.tight_layout()

@@ -1022,3 +1022,120 @@ def test_cue_gates_change_no_cue(analysis):
     assert len({p for _, pre in lex._triggers for p in pre}) < sum(
         len(T._literal_prefixes(c.pattern.pattern)) for c in lex.cues
     )
+
+
+# ----------------------------------------------------------------------------- charts at any corpus size
+
+
+def test_year_step_by_hand_and_against_counting_labels():
+    from mali_partners.charts import MAX_YEAR_TICKS, YEAR_STEPS, year_step
+
+    assert [year_step(2012, 2025), year_step(2020, 2020), year_step(1950, 2030), year_step(1955, 2028)] == [1, 1, 10, 5]
+    for first in (1947, 2000, 2003):
+        for span in range(0, 400):
+            last = first + span
+            labels = {s: sum(1 for y in range(first, last + 1) if y % s == 0) for s in YEAR_STEPS}  # YearLocator's
+            fits = [s for s in YEAR_STEPS if labels[s] <= MAX_YEAR_TICKS]
+            assert year_step(first, last) == (fits[0] if fits else YEAR_STEPS[-1]), (first, span)
+
+
+def _big_trajectory(analysis, scale: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seeds' trajectory and events as a large corpus would give them: thousands of sentences per
+    point, a year in the 1950s, and 40 copies of every event with its score varied."""
+    tr = analysis.trajectory()
+    tr = tr.assign(n_evidence=tr["n_evidence"] * scale, mentions=tr["mentions"] * scale)
+    years = [  # each partner's best-evidenced year repeated over 2001-2025: more points than get labels
+        row.to_frame().T.assign(
+            period_start=pd.Timestamp(f"{y}-01-01"), period=str(y), n_evidence=row["n_evidence"] + y
+        )
+        for _, row in tr.dropna(subset=["score"]).sort_values("n_evidence").groupby("partner").tail(1).iterrows()
+        for y in range(2001, 2026)
+    ]
+    tr = pd.concat(years, ignore_index=True).astype(tr.dtypes.to_dict())
+    old = tr.iloc[:1].assign(period_start=pd.Timestamp("1955-01-01"), period="1955")
+    ev = analysis.events()
+    copies = [
+        ev.assign(score=ev["score"] * (0.5 + i / 80), date=pd.to_datetime(ev["date"]) + pd.Timedelta(days=i))
+        for i in range(40)
+    ]
+    return pd.concat([old, tr], ignore_index=True), pd.concat(copies, ignore_index=True)
+
+
+def test_trajectory_chart_stays_readable_for_a_large_corpus(analysis):
+    """Point areas are bounded, at most MAX_EVENT_MARKERS events are numbered (the strongest, with their
+    numbers in the events table), year labels do not crowd, and the note says what was left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import PathCollection
+
+    from mali_partners import charts
+
+    tr, ev = _big_trajectory(analysis)
+    fig = charts.textplot_trajectory(tr, ev, first_year=1950)
+    ax1, ax2 = fig.axes[:2]
+    sizes = np.concatenate([c.get_sizes() for c in ax2.collections if isinstance(c, PathCollection)])
+    assert len(sizes) and sizes.max() <= 200 + 1e-9 and sizes.min() >= 25
+    numbers = [int(t.get_text()) for t in ax2.texts if t.get_text().isdigit()]
+    assert len(numbers) == charts.MAX_EVENT_MARKERS
+    strongest = (
+        ev.reset_index(drop=True)
+        .assign(
+            no=lambda e: np.arange(1, len(e) + 1),
+            s=lambda e: e["score"].abs(),
+            date=lambda e: pd.to_datetime(e["date"]),
+        )
+        .sort_values(["s", "date", "no"], ascending=[False, True, True])
+        .drop_duplicates(["partner", "date"])
+        .head(charts.MAX_EVENT_MARKERS)
+    )
+    assert sorted(numbers) == sorted(strongest["no"])
+    assert not [t for t in ax2.texts if t.get_text().startswith("n=")]  # too many points to label
+    fig.canvas.draw()
+    lo, hi = ax2.get_xlim()
+    labels = [t.get_text() for t in ax2.get_xticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+    assert 2 <= len(labels) <= charts.MAX_YEAR_TICKS and "1955" in labels
+    note = fig.texts[-1].get_text().replace("\n", " ")
+    assert f"the {charts.MAX_EVENT_MARKERS} strongest of {len(ev):,} events" in note
+    assert f"largest {int(tr['n_evidence'].max()):,}" in note
+
+
+def test_trajectory_chart_numbers_events_as_the_events_table_does(analysis):
+    """A small corpus: every event numbered by its row in the events table, also when an earlier one
+    falls before the axis; points keep their n= labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mali_partners import charts
+
+    tr, ev = analysis.trajectory(), analysis.events().reset_index(drop=True)
+    assert 1 < len(ev) <= charts.MAX_EVENT_MARKERS
+    early = ev.iloc[:1].assign(date=pd.Timestamp("1961-06-01"))
+    both = pd.concat([early, ev], ignore_index=True)
+    first_year = 2010
+    fig = charts.textplot_trajectory(tr, both, partners=["France", "Russia"], first_year=first_year)
+    ax2 = fig.axes[1]
+    shown = both.index[
+        (pd.to_datetime(both["date"]).dt.year >= first_year) & both["partner"].isin(["France", "Russia"])
+    ]
+    assert sorted(int(t.get_text()) for t in ax2.texts if t.get_text().isdigit()) == [i + 1 for i in shown]
+    assert 1 not in [int(t.get_text()) for t in ax2.texts if t.get_text().isdigit()]  # 1961: left off the axis
+    assert [t for t in ax2.texts if t.get_text().startswith("n=")]
+
+
+def test_network_edges_are_as_wide_at_any_count(analysis):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import LineCollection
+
+    from mali_partners import charts
+
+    co = analysis.cooccurrence(rollup=True)
+    widths = []
+    for scale in (1, 5000):
+        fig = charts.textplot_cooccurrence_network(co.assign(observed=co["observed"] * scale))
+        lines = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+        widths.append(np.concatenate([c.get_linewidths() for c in lines]))
+    assert widths[0].max() == pytest.approx(0.8 + charts.MAX_EDGE_WIDTH)
+    np.testing.assert_allclose(widths[0], widths[1])
