@@ -517,7 +517,7 @@ def textplot_trajectory(
         if len(marked) < n_events:
             note += f" Numbered: the {len(marked)} strongest of {n_events:,} events."
         if len(hidden):
-            note += f" Not shown: {int(hidden['mentions'].sum())} mention(s) dated before {first_year}."
+            note += f" Not shown: {int(hidden['mentions'].sum()):,} mention(s) dated before {first_year}."
         fig.text(0.01, 0.005, _wrap(note, 150), fontsize=7, color=OKABE_ITO["grey"])
         fig.tight_layout(rect=(0, 0.03, 1, 1))
         return fig
