@@ -89,27 +89,34 @@ def analyse_chunk(chunk: pd.DataFrame, gaz, lex, timed: bool = False) -> tuple[R
 # ----------------------------------------------------------------------------- cache
 
 
-def code_fingerprint() -> str:
-    """A hash of the package's source and data files: any code change invalidates the cache.
+# Modules downstream of the per-article step: charts, the book, publishing and the command line
+# read its frames and never feed them (tested: running the step imports none of them). Their code
+# is left out of the per-article cache key, so editing a chart does not re-analyse every article.
+# Every other module, and any new one, is in the key.
+DOWNSTREAM_MODULES = frozenset({"book", "bookinfo", "changelog", "charts", "cli", "publish", "sphinxext", "validation"})
+
+
+def code_fingerprint(skip: frozenset[str] = frozenset(), root: Path | None = None) -> str:
+    """A hash of the package's source and data files (less the modules named in ``skip``): any code change shows.
 
     The package version alone would not: an edited checkout keeps its version number.
+    ``root`` is the package folder (default: this one).
     """
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
+    root = root or Path(__file__).resolve().parent
     for p in sorted([*root.glob("*.py"), *(root / "data").glob("*")]):
-        if p.is_file():
+        if p.is_file() and not (p.suffix == ".py" and p.stem in skip):
             h.update(p.name.encode())
             h.update(p.read_bytes())
     return h.hexdigest()
 
 
 def config_hash(gaz, lex) -> str:
-    """Hash of everything besides the article that its frames depend on."""
+    """Hash of everything besides the article that its frames depend on (the code of :data:`DOWNSTREAM_MODULES` aside)."""
     from .pipeline import inputs_hash
 
-    return hashlib.sha256(
-        f"{CACHE_FORMAT}|{inputs_hash('per-article', gaz, lex)}|{code_fingerprint()}".encode()
-    ).hexdigest()
+    code = code_fingerprint(DOWNSTREAM_MODULES)
+    return hashlib.sha256(f"{CACHE_FORMAT}|{inputs_hash('per-article', gaz, lex)}|{code}".encode()).hexdigest()
 
 
 def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -257,6 +258,48 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
     again: dict = {}
     pl.run(corpus_copy, cache_dir=cache, stats=again)
     assert again["n_analysed"] == 0 and again["n_cached"] == 8
+
+
+def test_per_article_step_runs_no_downstream_module(seeds_dir):
+    """The modules left out of the cache key are never run by the per-article step: a run (corpus load,
+    engine, per-article step, combine) in a fresh interpreter imports none of them."""
+    pkg = Path(eng.__file__).resolve().parent
+    assert eng.DOWNSTREAM_MODULES and all((pkg / f"{m}.py").is_file() for m in eng.DOWNSTREAM_MODULES)
+    code = (
+        "import sys, json\n"
+        "from mali_partners import pipeline as pl\n"
+        f"an = pl.run({str(seeds_dir)!r}, workers=1)\n"
+        "assert len(an.mentions)\n"
+        "print(json.dumps(sorted(m.split('.', 1)[1] for m in sys.modules if m.startswith('mali_partners.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"pipeline", "text", "actors", "trajectory"} <= loaded  # nonvacuous: the step's modules are seen
+    assert not loaded & eng.DOWNSTREAM_MODULES
+
+
+def test_cache_key_ignores_downstream_code_only(tmp_path):
+    """Editing a chart keeps the per-article key (no re-analysis); editing any other module, a new module or
+    a data file changes it; the full fingerprint (the notebooks' cache) sees every edit."""
+    pkg = Path(eng.__file__).resolve().parent
+    copy = tmp_path / "mali_partners"
+    shutil.copytree(pkg, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    skip = eng.DOWNSTREAM_MODULES
+
+    def keys() -> tuple[str, str]:
+        return eng.code_fingerprint(skip, copy), eng.code_fingerprint(root=copy)
+
+    base = keys()
+    assert base == (eng.code_fingerprint(skip), eng.code_fingerprint())
+    (copy / "charts.py").write_text((copy / "charts.py").read_text() + "\n# edited\n")
+    after_chart = keys()
+    assert after_chart[0] == base[0] and after_chart[1] != base[1]
+    for edit in ("text.py", "trajectory.py", "data/stopwords.txt", "new_step.py"):
+        f = copy / edit
+        f.write_text((f.read_text() if f.exists() else "") + "\n# edited\n")
+        now = keys()
+        assert now[0] != after_chart[0] and now[1] != after_chart[1], edit
+        after_chart = now
 
 
 def test_cache_key_changes_with_text_row_and_configuration(seeds_dir):
