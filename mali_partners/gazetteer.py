@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -121,7 +122,7 @@ class Gazetteer:
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than the pure-Python parser
 
 
-def yaml_parse(text: str, nodes: bool = True):
+def yaml_parse(text: str, nodes: bool = True) -> Any:
     """The YAML document in ``text``: its node tree (``nodes=True``, for line numbers) or its Python value.
 
     Parsed with libyaml when PyYAML has it; a document libyaml rejects is parsed again by the
