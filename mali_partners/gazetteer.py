@@ -122,19 +122,23 @@ class Gazetteer:
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than the pure-Python parser
 
 
-def yaml_parse(text: str, nodes: bool = True) -> Any:
-    """The YAML document in ``text``: its node tree (``nodes=True``, for line numbers) or its Python value.
+def yaml_parse(text: str) -> Any:
+    """The node tree of the YAML document in ``text`` (nodes keep their line numbers), None when it is empty.
 
     Parsed with libyaml when PyYAML has it; a document libyaml rejects is parsed again by the
     pure-Python parser, whose error (with the context mark :func:`yaml_problem` uses) is raised.
     """
-    parse = yaml.compose if nodes else yaml.load
     try:
-        return parse(text, Loader=_FAST_LOADER)
+        return yaml.compose(text, Loader=_FAST_LOADER)
     except yaml.YAMLError:
         if _FAST_LOADER is yaml.SafeLoader:
             raise
-    return parse(text, Loader=yaml.SafeLoader)
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def yaml_value(root: Any) -> Any:
+    """The Python value of a node tree from :func:`yaml_parse`: what ``yaml.safe_load`` gives, without parsing again."""
+    return None if root is None else yaml.constructor.SafeConstructor().construct_document(root)
 
 
 def yaml_problem(name: str, exc: yaml.YAMLError, fix: str) -> Problem:

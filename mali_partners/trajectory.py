@@ -23,7 +23,7 @@ import yaml
 
 from .dating import date_mention, resolve
 from .errors import InputError, Problem
-from .gazetteer import Gazetteer, yaml_parse, yaml_problem
+from .gazetteer import Gazetteer, yaml_parse, yaml_problem, yaml_value
 from .text import sentence_lookup, sentence_rows
 
 PERIODS = {"year": "Y", "quarter": "Q", "month": "M"}
@@ -187,7 +187,7 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
     try:
         text = data.decode("utf-8")
         root = yaml_parse(text)
-        doc = yaml_parse(text, nodes=False)
+        doc = yaml_value(root)
     except yaml.YAMLError as exc:
         raise InputError([yaml_problem(name, exc, "fix the quoting or indentation there")], "lexicon") from None
     except UnicodeDecodeError as exc:

@@ -859,7 +859,8 @@ def test_fast_yaml_parser_reads_the_packaged_files_as_the_python_parser_does(mon
     for path in (gz.default_path(), lexicon_default_path()):
         text = Path(path).read_text(encoding="utf-8")
         assert _node_tree(gz.yaml_parse(text)) == _node_tree(yaml.compose(text, Loader=yaml.SafeLoader))
-        assert gz.yaml_parse(text, nodes=False) == yaml.safe_load(text)
+        assert gz.yaml_value(gz.yaml_parse(text)) == yaml.safe_load(text)
+    assert gz.yaml_parse("") is None and gz.yaml_value(None) is None and yaml.safe_load("") is None  # empty file
     # the loaded gazetteer is the same with the pure-Python parser only
     fast = gazetteer_load()
     monkeypatch.setattr(gz, "_FAST_LOADER", yaml.SafeLoader)
