@@ -394,7 +394,8 @@ def _frames_read(stems: list[Path]) -> pd.DataFrame:
     parts = [_frame_table(s) for s in stems]
     keep = [t for t in parts if len(t)] or parts[:1]
     tables = all(isinstance(t, pa.Table) for t in keep)
-    if tables and all(t.schema.equals(keep[0].schema) and _columns_meta(t) == _columns_meta(keep[0]) for t in keep):
+    first = _columns_meta(keep[0]) if tables else ""
+    if tables and all(t.schema.equals(keep[0].schema) and _columns_meta(t) == first for t in keep):
         df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep))
         attrs = [json.loads((t.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")) for t in keep]
         if any(a != attrs[0] for a in attrs):  # as pd.concat: kept only when every part has the same
