@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -679,52 +680,99 @@ def _without_attrs(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _table_job(an: Analysis, job: str, partners: list[str]) -> dict[str, pd.DataFrame]:
-    """The tables of one job of :data:`TABLE_JOBS`."""
+BLOCK_ARTICLES = 500  # articles per block of the tables made row by row (KWIC, the row tables)
+
+
+def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = None) -> Iterator[dict[str, pd.DataFrame]]:
+    """``frames`` of the analysis cut into consecutive blocks of ``size`` articles (default :data:`BLOCK_ARTICLES`).
+
+    Each block holds those articles' rows of every frame (views, not copies). A table made
+    row by row from each article's own rows (KWIC lines, the row tables) is the
+    concatenation of the blocks' tables, so a job can make and write it one block at a
+    time and hold one block's rows, not the corpus's. The frames must hold each article's
+    rows together in corpus order, as :func:`run` makes them; when one does not, the
+    whole analysis is one block. There is always at least one block.
+    """
+    size = BLOCK_ARTICLES if size is None else size
+    n = len(an.docs)
+    edges = np.arange(0, n, max(1, size))
+    if len(edges) <= 1:
+        yield {name: getattr(an, name) for name in frames}
+        return
+    doc_index = pd.Index(an.docs["doc_id"])
+    starts: dict[str, np.ndarray] = {}
+    for name in frames:
+        if name == "docs":
+            starts[name] = edges
+            continue
+        df = getattr(an, name)
+        codes, uniques = pd.factorize(df["doc_id"])
+        positions = doc_index.get_indexer(uniques)
+        pos = positions[codes] if len(codes) else np.empty(0, dtype=np.intp)
+        if (positions < 0).any() or (np.diff(pos) < 0).any():  # not in corpus order: one block
+            yield {name: getattr(an, name) for name in frames}
+            return
+        starts[name] = np.searchsorted(pos, edges)
+    for k in range(len(edges)):
+        block = {}
+        for name in frames:
+            df = getattr(an, name)
+            a = int(starts[name][k])
+            b = int(starts[name][k + 1]) if k + 1 < len(edges) else len(df)
+            block[name] = df.iloc[a:b]
+        yield block
+
+
+def _table_job(an: Analysis, job: str, partners: list[str]) -> Iterator[dict[str, pd.DataFrame]]:
+    """The tables of one job of :data:`TABLE_JOBS`, in parts: each table is the concatenation of its parts."""
     if job == "frequency":
-        return {"term_frequency": an.frequency(ngram=[1, 2, 3]), "keyness": an.keyness()}
-    if job == "trajectory":
+        yield {"term_frequency": an.frequency(ngram=[1, 2, 3]), "keyness": an.keyness()}
+    elif job == "trajectory":
         traj_all = an.trajectory(partners=partners)
         traj_all["period_start"] = as_dates(traj_all["period_start"])
         events = an.events(partners=partners)
         for c in ("date", "date_earliest", "date_latest"):
             events[c] = as_dates(pd.to_datetime(events[c]))
-        return {"trajectory": traj_all, "events": events}
-    if job == "evidence":
-        return {"trajectory_evidence": an.evidence(partners=partners)}
-    if job == "cooccurrence":
-        return {"cooccurrence": an.cooccurrence(), "collocates": an.collocates()}
-    if job == "kwic":
-        return {"kwic": act.kwic(an.mentions, an.sentences, an.docs, width=60)}
-    if job == "actors":
-        return {
+        yield {"trajectory": traj_all, "events": events}
+    elif job == "evidence":
+        yield {"trajectory_evidence": an.evidence(partners=partners)}
+    elif job == "cooccurrence":
+        yield {"cooccurrence": an.cooccurrence(), "collocates": an.collocates()}
+    elif job == "kwic":
+        for b in article_blocks(an, ("docs", "sentences", "mentions")):
+            yield {"kwic": act.kwic(b["mentions"], b["sentences"], b["docs"], width=60)}
+    elif job == "actors":
+        yield {
             "actor_counts": an.actor_counts(),
             "alias_hits": act.alias_hits(an.mentions, an.gazetteer),
             "unmatched_names": an.unmatched_names(),
         }
-    if job == "rows":
-        docs = an.docs.assign(
-            n_chars_clean=an.docs["text"].str.len(),
-            n_sentences=an.docs["doc_id"].map(an.sentences.groupby("doc_id").size()).fillna(0).astype(int),
-            n_tokens=an.docs["doc_id"].map(an.doc_sizes).astype(int),
-            date_earliest=as_dates(an.docs["date_earliest"]),
-            date_latest=as_dates(an.docs["date_latest"]),
-        )
-        mentions = an.mentions.copy()
-        for c in ("date_earliest", "date_latest", "date_point"):
-            mentions[c] = as_dates(mentions[c])
-        tables = {
-            "documents": docs,
-            "cleaning": an.cleaning,
-            "sentences": an.sentences,
-            "mentions": mentions,
-            "cue_hits": an.cue_hits,
-        }
-        # the per-article frames' attrs say which run stored them in the cache (corpus_dir, an older
-        # corpus_version), and concat keeps them only when all agree: the Parquet files would depend on
-        # the cache. Their tables are written without; provenance.json has the versions.
-        return {name: _without_attrs(df) for name, df in tables.items()}
-    raise ValueError(f"unknown table job {job!r}")
+    elif job == "rows":
+        sizes = an.doc_sizes
+        for b in article_blocks(an, ("docs", "cleaning", "sentences", "mentions", "cue_hits")):
+            docs = b["docs"].assign(
+                n_chars_clean=b["docs"]["text"].str.len(),
+                n_sentences=b["docs"]["doc_id"].map(b["sentences"].groupby("doc_id").size()).fillna(0).astype(int),
+                n_tokens=b["docs"]["doc_id"].map(sizes).astype(int),
+                date_earliest=as_dates(b["docs"]["date_earliest"]),
+                date_latest=as_dates(b["docs"]["date_latest"]),
+            )
+            mentions = b["mentions"].copy()
+            for c in ("date_earliest", "date_latest", "date_point"):
+                mentions[c] = as_dates(mentions[c])
+            tables = {
+                "documents": docs,
+                "cleaning": b["cleaning"],
+                "sentences": b["sentences"],
+                "mentions": mentions,
+                "cue_hits": b["cue_hits"],
+            }
+            # the per-article frames' attrs say which run stored them in the cache (corpus_dir, an older
+            # corpus_version), and concat keeps them only when all agree: the Parquet files would depend on
+            # the cache. Their tables are written without; provenance.json has the versions.
+            yield {name: _without_attrs(df) for name, df in tables.items()}
+    else:
+        raise ValueError(f"unknown table job {job!r}")
 
 
 def _job_output(
@@ -732,15 +780,32 @@ def _job_output(
 ) -> tuple[dict[str, pd.DataFrame], float, float]:
     """One job's tables in dictionary column order, written into ``folder`` (then not returned) when given.
 
-    Returns the tables, the seconds computing them and the seconds writing them.
+    Written part by part as the job makes them (see :class:`TableWriter`); without a
+    folder the parts are joined. Returns the tables, the seconds computing them and the
+    seconds writing them.
     """
+    compute = write = 0.0
+    writers: dict[str, TableWriter] = {}
+    parts: dict[str, list[pd.DataFrame]] = {}
     t = time.perf_counter()
-    tables = {name: df[list(TABLES[name][1])] for name, df in _table_job(an, job, partners).items()}
-    t_write = time.perf_counter()
-    if folder is not None:
-        write_tables(tables, folder)
-        tables = {}
-    return tables, t_write - t, time.perf_counter() - t_write
+    for tables in _table_job(an, job, partners):
+        t_write = time.perf_counter()
+        compute += t_write - t
+        for name, df in tables.items():
+            df = df[list(TABLES[name][1])]
+            if folder is None:
+                parts.setdefault(name, []).append(df)
+            else:
+                if name not in writers:
+                    writers[name] = TableWriter(folder, name)
+                writers[name].write(df)
+        t = time.perf_counter()
+        write += t - t_write
+    for w in writers.values():
+        w.close()
+    write += time.perf_counter() - t
+    out = {name: dfs[0] if len(dfs) == 1 else pd.concat(dfs, ignore_index=True) for name, dfs in parts.items()}
+    return out, compute, write
 
 
 _FORKED: Analysis | None = None  # the analysis a forked table worker inherits (never pickled)
@@ -876,7 +941,103 @@ def analyse_to_dir(
     return written
 
 
-PARQUET_ROW_GROUP = 1024 * 1024  # rows per Parquet row group: pyarrow's default for write_table
+PARQUET_ROW_GROUP = 64 * 1024  # rows per Parquet row group (pyarrow writes 1M by default); a TableWriter holds at most that
+
+
+class TableWriter:
+    """One table written as ``<name>.csv`` and ``<name>.parquet`` part by part, as if written whole.
+
+    Parts (DataFrames with the same columns, in order) go to pyarrow's CSV writer as they
+    come and to Parquet in row groups of :data:`PARQUET_ROW_GROUP` rows, so the writer holds
+    at most one row group; the files are the bytes :func:`write_tables` writes for the parts
+    joined (tested). A column that is all missing in the first parts (Arrow type null) takes
+    its type and pandas metadata from the first part that has a value, as the joined table would;
+    the parts before it wait in memory until then.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], name: str) -> None:
+        self.folder, self.name = Path(folder), name
+        self.waiting: list = []  # Arrow tables before every column's type is known
+        self.buffer: list = []  # Arrow tables not yet in a Parquet row group
+        self.buffered = 0
+        self.schema = None
+        self.csv = self.parquet = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        """Add the next rows of the table."""
+        import pyarrow as pa
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self.schema is not None:
+            self._put(table)
+            return
+        self.waiting.append(table)
+        if not any(pa.types.is_null(f.type) for f in table.schema):
+            self._open()
+
+    def close(self) -> None:
+        """Write what is left (an empty table when nothing was written) and close both files."""
+        import pyarrow as pa
+
+        if self.schema is None:
+            if not self.waiting:
+                raise ValueError(f"table {self.name!r}: nothing written (write at least an empty frame)")
+            self._open()
+        assert self.parquet is not None and self.csv is not None
+        rest = pa.concat_tables(self.buffer) if self.buffer else self.schema.empty_table()
+        if len(rest) or self.parquet_groups == 0:  # an empty table is one empty row group
+            self.parquet.write_table(rest.combine_chunks(), PARQUET_ROW_GROUP)
+        self.csv.close()
+        self.parquet.close()
+
+    def _open(self) -> None:
+        """Fix the schema from the waiting tables, open both files and write those tables."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        first = self.waiting[0]
+        fields, source = [], []
+        for i in range(len(first.schema)):
+            typed = next((t for t in self.waiting if not pa.types.is_null(t.schema.field(i).type)), first)
+            fields.append(typed.schema.field(i))
+            source.append(typed)
+        meta = dict(first.schema.metadata or {})
+        if b"pandas" in meta:  # each column's pandas metadata from the part its type came from
+            pandas_meta = json.loads(meta[b"pandas"])
+            by_name = {id(t): json.loads(t.schema.metadata[b"pandas"])["columns"] for t in source}
+            pandas_meta["columns"] = [by_name[id(t)][i] for i, t in enumerate(source)]
+            meta[b"pandas"] = json.dumps(pandas_meta).encode()
+        self.schema = pa.schema(fields, metadata=meta)
+        self.csv = pacsv.CSVWriter(self.folder / f"{self.name}.csv", self.schema)
+        self.parquet = pq.ParquetWriter(self.folder / f"{self.name}.parquet", self.schema)
+        self.parquet_groups = 0
+        waiting, self.waiting = self.waiting, []
+        for table in waiting:
+            self._put(table)
+
+    def _put(self, table) -> None:
+        """Write one part: to the CSV now, to Parquet once a row group is full."""
+        import pyarrow as pa
+
+        assert self.csv is not None and self.parquet is not None
+        if table.schema != self.schema:
+            table = table.cast(self.schema)
+        self.csv.write_table(table)
+        self.buffer.append(table)
+        self.buffered += len(table)
+        if self.buffered < PARQUET_ROW_GROUP:
+            return
+        rows = pa.concat_tables(self.buffer)
+        start = 0
+        # row group by row group, each joined into one chunk (Parquet pages, and so the file's bytes,
+        # follow the chunks): the same bytes as write_table of the whole table joined
+        while len(rows) - start >= PARQUET_ROW_GROUP:
+            self.parquet.write_table(rows.slice(start, PARQUET_ROW_GROUP).combine_chunks(), PARQUET_ROW_GROUP)
+            self.parquet_groups += 1
+            start += PARQUET_ROW_GROUP
+        rest = rows.slice(start)
+        self.buffer, self.buffered = ([rest], len(rest)) if len(rest) else ([], 0)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]) -> None:
@@ -885,22 +1046,12 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]
     Both come from one Arrow table (pyarrow's C++ writers, about 10x faster than
     ``DataFrame.to_csv`` on the large tables). The CSV is RFC 4180 with a header: text
     quoted, booleans ``true``/``false``, dates ``YYYY-MM-DD``, an empty field for a
-    missing value.
+    missing value. Tables made part by part use :class:`TableWriter`, which writes the same files.
     """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    folder = Path(folder)
     for name, df in tables.items():
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        pacsv.write_csv(table, folder / f"{name}.csv")
-        # row group by row group, each joined into one chunk (Parquet pages, and so the file's bytes,
-        # follow the chunks): the same bytes as write_table of the whole table joined, without a
-        # second copy of a large table in memory (tested); an empty table is one empty row group
-        with pq.ParquetWriter(folder / f"{name}.parquet", table.schema) as writer:
-            for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
-                writer.write_table(table.slice(start, PARQUET_ROW_GROUP).combine_chunks(), PARQUET_ROW_GROUP)
+        writer = TableWriter(folder, name)
+        writer.write(df)
+        writer.close()
 
 
 def data_dictionary_markdown() -> str:

@@ -706,3 +706,83 @@ def test_output_files_do_not_depend_on_the_cache(corpus_copy, tmp_path):
 
     assert attributes("mentions") == attributes("documents") == {}  # per-article rows: no run's attrs
     assert attributes("trajectory")["min_evidence"] == pl.traj.MIN_EVIDENCE  # a computed table keeps its parameters
+
+
+def test_article_blocks_cut_every_frame_at_the_same_articles(synthetic_an):
+    """Each block holds the rows of its articles in every frame; the blocks, joined, are the frames."""
+    an = synthetic_an
+    frames = ("docs", "sentences", "mentions", "cue_hits", "cleaning")
+    blocks = list(pl.article_blocks(an, frames, size=7))
+    assert len(blocks) == -(-len(an.docs) // 7)
+    for b in blocks:
+        ids = set(b["docs"]["doc_id"])
+        assert len(ids) <= 7
+        for name in frames[1:]:
+            assert set(b[name]["doc_id"]) <= ids, name
+    for name in frames:
+        joined = pd.concat([b[name] for b in blocks])
+        pd.testing.assert_frame_equal(joined, getattr(an, name), obj=name)
+    one = list(pl.article_blocks(an, frames, size=len(an.docs)))
+    assert len(one) == 1 and one[0]["mentions"] is an.mentions
+
+
+def test_article_blocks_of_frames_out_of_corpus_order_are_one_block(synthetic_an):
+    """A frame whose articles are not in corpus order cannot be cut: the whole analysis is one block."""
+    from dataclasses import replace
+
+    an = replace(synthetic_an, mentions=synthetic_an.mentions.iloc[::-1])
+    blocks = list(pl.article_blocks(an, ("docs", "mentions"), size=5))
+    assert len(blocks) == 1 and blocks[0]["mentions"] is an.mentions
+    empty = replace(synthetic_an, docs=synthetic_an.docs.iloc[:0], mentions=synthetic_an.mentions.iloc[:0])
+    assert [len(b["docs"]) for b in pl.article_blocks(empty, ("docs", "mentions"), size=5)] == [0]
+
+
+def test_tables_made_block_by_block_write_the_files_of_the_whole_tables(synthetic_an, tmp_path, monkeypatch):
+    """KWIC and the row tables, made and written in blocks of a few articles and small row groups: same bytes."""
+    an = synthetic_an
+    monkeypatch.setattr(pl, "PARQUET_ROW_GROUP", 50)
+    monkeypatch.setattr(pl, "BLOCK_ARTICLES", 10**9)
+    (tmp_path / "whole").mkdir()
+    whole = pl.analysis_tables(an, workers=1)
+    pl.write_tables(whole, tmp_path / "whole")
+    monkeypatch.setattr(pl, "BLOCK_ARTICLES", 7)
+    blocked = pl.analysis_tables(an, workers=1)
+    for name in whole:
+        pd.testing.assert_frame_equal(blocked[name], whole[name], obj=name)
+    (tmp_path / "blocks").mkdir()
+    pl.analysis_tables_write(an, tmp_path / "blocks", workers=1)
+    assert len(whole["kwic"]) > 2 * 50 and len(an.docs) > 2 * 7  # several row groups, several blocks
+    for f in sorted((tmp_path / "whole").iterdir()):
+        assert (tmp_path / "blocks" / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_table_writer_gives_a_column_missing_in_the_first_parts_the_type_of_the_first_value(tmp_path, monkeypatch):
+    """Parts whose column is all missing (Arrow null) before a part with dates: the files of the joined table."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(pl, "PARQUET_ROW_GROUP", 4)
+    day = datetime.date(2021, 8, 30)
+    parts = [
+        pd.DataFrame({"n": [1, 2, 3], "day": [None, None, None], "word": ["a", "b,c", None]}),
+        pd.DataFrame({"n": [4, 5], "day": [day, None], "word": ["d", 'e"f']}),
+        pd.DataFrame({"n": [6], "day": [None], "word": ["g"]}),
+    ]
+    writer = pl.TableWriter(tmp_path, "t")
+    for p in parts:
+        writer.write(p)
+    writer.close()
+    joined = pd.concat(parts, ignore_index=True)
+    table = pa.Table.from_pandas(joined, preserve_index=False)
+    assert table.schema.field("day").type == pa.date32()
+    pacsv.write_csv(table, tmp_path / "whole.csv")
+    pq.write_table(table, tmp_path / "whole.parquet", row_group_size=4)
+    assert (tmp_path / "t.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert (tmp_path / "t.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 2
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), joined)
+    with pytest.raises(ValueError, match="nothing written"):
+        pl.TableWriter(tmp_path, "none").close()
