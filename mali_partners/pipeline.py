@@ -681,6 +681,7 @@ def _without_attrs(df: pd.DataFrame) -> pd.DataFrame:
 
 
 BLOCK_ARTICLES = 500  # articles per block of the tables made row by row (KWIC, the row tables)
+BLOCK_ROWS = 64 * 1024  # rows per part of a sorted table made part by part (trajectory evidence)
 
 
 def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = None) -> Iterator[dict[str, pd.DataFrame]]:
@@ -735,7 +736,8 @@ def _table_job(an: Analysis, job: str, partners: list[str]) -> Iterator[dict[str
             events[c] = as_dates(pd.to_datetime(events[c]))
         yield {"trajectory": traj_all, "events": events}
     elif job == "evidence":
-        yield {"trajectory_evidence": an.evidence(partners=partners)}
+        for part in traj.trajectory_evidence_parts(an.units, an.sentences, an.docs, partners=partners, rows=BLOCK_ROWS):
+            yield {"trajectory_evidence": part}
     elif job == "cooccurrence":
         yield {"cooccurrence": an.cooccurrence(), "collocates": an.collocates()}
     elif job == "kwic":
@@ -941,7 +943,9 @@ def analyse_to_dir(
     return written
 
 
-PARQUET_ROW_GROUP = 64 * 1024  # rows per Parquet row group (pyarrow writes 1M by default); a TableWriter holds at most that
+PARQUET_ROW_GROUP = (
+    64 * 1024
+)  # rows per Parquet row group (pyarrow writes 1M by default); a TableWriter holds at most that
 
 
 class TableWriter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -756,6 +757,23 @@ def trajectory_evidence(
     """The sentences behind every point: partner, period, doc_id, sentence_id, title, published,
     date, date_source, date_precision, date_expression, score, label, cues, sentence.
     """
+    parts = list(trajectory_evidence_parts(units, sentences, docs, period, partners))
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def trajectory_evidence_parts(
+    units: pd.DataFrame,
+    sentences: pd.DataFrame,
+    docs: pd.DataFrame,
+    period: str = "year",
+    partners: list[str] | None = None,
+    rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`trajectory_evidence` in consecutive parts of ``rows`` rows (default: one part), in its order.
+
+    Only the sort keys are sorted for the whole table; each part's columns (titles,
+    sentences) are made for its rows alone, so a writer holds one part at a time.
+    """
     freq = _check_period(period)
     u = units if partners is None else units[units["partner"].isin(partners)]
     d = docs.set_index("doc_id")
@@ -763,31 +781,40 @@ def trajectory_evidence(
     days = pd.DatetimeIndex(u["date_point"].dropna().unique())
     period_of = pd.Series(days.to_period(freq).astype(str), index=days)
     date_of = pd.Series(days.date.astype(str), index=days)
-    out = pd.DataFrame(
-        {
-            "partner": u["partner"],
-            "period": u["date_point"].map(period_of).astype(str),
-            "doc_id": u["doc_id"],
-            "sentence_id": u["sentence_id"],
-            "title": u["doc_id"].map(d["title"]),
-            "published": u["doc_id"].map(d["published"]),
-            "date": u["date_point"].map(date_of).astype(str),
-            "date_source": u["date_source"],
-            "date_precision": u["date_precision"],
-            "date_expression": u["date_expression"],
-            "score": u["score"],
-            "label": u["label"],
-            "n_cues": u["n_cues"],
-            "cues": u["cues"],
-            # taken in Arrow by row position: no Python string per unit
-            "sentence": pd.Series(
-                sentences["text"].take(sentence_rows(sentences, u["doc_id"], u["sentence_id"])).array, index=u.index
-            )
-            if len(u)
-            else [],
-        }
-    )
-    return out.sort_values(["partner", "period", "doc_id", "sentence_id"]).reset_index(drop=True)
+    periods = u["date_point"].map(period_of).astype(str)
+    keys = pd.DataFrame(
+        {"partner": u["partner"], "period": periods, "doc_id": u["doc_id"], "sentence_id": u["sentence_id"]}
+    ).reset_index(drop=True)
+    order = keys.sort_values(["partner", "period", "doc_id", "sentence_id"]).index.to_numpy()
+    step = max(1, rows or len(order))
+    for start in range(0, max(len(order), 1), step):
+        take = order[start : start + step]
+        c = u.iloc[take]
+        yield pd.DataFrame(
+            {
+                "partner": c["partner"],
+                "period": periods.iloc[take],
+                "doc_id": c["doc_id"],
+                "sentence_id": c["sentence_id"],
+                "title": c["doc_id"].map(d["title"]),
+                "published": c["doc_id"].map(d["published"]),
+                "date": c["date_point"].map(date_of).astype(str),
+                "date_source": c["date_source"],
+                "date_precision": c["date_precision"],
+                "date_expression": c["date_expression"],
+                "score": c["score"],
+                "label": c["label"],
+                "n_cues": c["n_cues"],
+                "cues": c["cues"],
+                # taken in Arrow by row position: no Python string per unit
+                "sentence": pd.Series(
+                    sentences["text"].take(sentence_rows(sentences, c["doc_id"], c["sentence_id"])).array,
+                    index=c.index,
+                )
+                if len(c)
+                else [],
+            }
+        ).reset_index(drop=True)
 
 
 def trajectory_events(

@@ -738,19 +738,22 @@ def test_article_blocks_of_frames_out_of_corpus_order_are_one_block(synthetic_an
 
 
 def test_tables_made_block_by_block_write_the_files_of_the_whole_tables(synthetic_an, tmp_path, monkeypatch):
-    """KWIC and the row tables, made and written in blocks of a few articles and small row groups: same bytes."""
+    """KWIC, the row tables and the evidence, made and written in blocks and small row groups: same bytes."""
     an = synthetic_an
     monkeypatch.setattr(pl, "PARQUET_ROW_GROUP", 50)
     monkeypatch.setattr(pl, "BLOCK_ARTICLES", 10**9)
+    monkeypatch.setattr(pl, "BLOCK_ROWS", 10**9)
     (tmp_path / "whole").mkdir()
     whole = pl.analysis_tables(an, workers=1)
     pl.write_tables(whole, tmp_path / "whole")
     monkeypatch.setattr(pl, "BLOCK_ARTICLES", 7)
+    monkeypatch.setattr(pl, "BLOCK_ROWS", 13)
     blocked = pl.analysis_tables(an, workers=1)
     for name in whole:
         pd.testing.assert_frame_equal(blocked[name], whole[name], obj=name)
     (tmp_path / "blocks").mkdir()
     pl.analysis_tables_write(an, tmp_path / "blocks", workers=1)
+    assert len(whole["trajectory_evidence"]) > 2 * 50 > 2 * 13  # several parts and row groups
     assert len(whole["kwic"]) > 2 * 50 and len(an.docs) > 2 * 7  # several row groups, several blocks
     for f in sorted((tmp_path / "whole").iterdir()):
         assert (tmp_path / "blocks" / f.name).read_bytes() == f.read_bytes(), f.name

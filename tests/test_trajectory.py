@@ -893,6 +893,19 @@ def test_evidence_rows_match_units(analysis):
     assert set(ev["date_source"]) <= {"in-text", "publication"}
 
 
+@pytest.mark.parametrize("rows", [1, 7, 10**6])
+def test_evidence_in_parts_is_the_evidence_cut_in_order(analysis, rows):
+    """The parts (sorted keys, columns made per part) join into the table sorted whole."""
+    whole = T.trajectory_evidence(analysis.units, analysis.sentences, analysis.docs)
+    by_hand = whole.sort_values(["partner", "period", "doc_id", "sentence_id"], kind="stable")
+    pd.testing.assert_frame_equal(whole, by_hand.reset_index(drop=True))
+    parts = list(T.trajectory_evidence_parts(analysis.units, analysis.sentences, analysis.docs, rows=rows))
+    assert [len(p) for p in parts[:-1]] == [rows] * (len(parts) - 1) and 0 < len(parts[-1]) <= rows
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    none = T.trajectory_evidence_parts(analysis.units.iloc[:0], analysis.sentences, analysis.docs, rows=rows)
+    assert [len(p) for p in none] == [0]
+
+
 # ============================================================================= 5. gold agreement
 
 
