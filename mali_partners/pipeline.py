@@ -624,9 +624,10 @@ TABLE_JOBS: dict[str, tuple[str, ...]] = {
 }
 PARALLEL_TABLES_MIN_DOCS = 1000  # smaller corpora: the tables take less than starting processes
 # memory of one table job of its own, as a share of the analysis frames. Measured at 10k (0.80 GB
-# of frames; frequency before its arrays were narrowed): frequency 0.52, KWIC 0.41, trajectory 0.31,
-# rows 0.27, co-occurrence 0.16; 0.75 leaves a margin. (0.5 was too little when KWIC and
-# co-occurrence needed 0.9 and 0.7: a worker was killed.)
+# of frames, private dirty pages of the forked job, after KWIC, rows and evidence were made in
+# blocks): co-occurrence 0.59, frequency 0.43, trajectory 0.41, evidence 0.30, rows 0.23, KWIC 0.20;
+# 0.75 leaves a margin. (0.5 was too little when KWIC and co-occurrence needed 0.9 and 0.7: a
+# worker was killed.)
 TABLE_JOB_MEMORY = 0.75
 
 
