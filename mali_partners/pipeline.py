@@ -696,10 +696,10 @@ def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = Non
     whole analysis is one block. There is always at least one block.
     """
     size = BLOCK_ARTICLES if size is None else size
-    n = len(an.docs)
-    edges = np.arange(0, n, max(1, size))
+    edges = np.arange(0, len(an.docs), max(1, size))
+    whole = {name: getattr(an, name) for name in frames}
     if len(edges) <= 1:
-        yield {name: getattr(an, name) for name in frames}
+        yield whole
         return
     doc_index = pd.Index(an.docs["doc_id"])
     starts: dict[str, np.ndarray] = {}
@@ -707,18 +707,16 @@ def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = Non
         if name == "docs":
             starts[name] = edges
             continue
-        df = getattr(an, name)
-        codes, uniques = pd.factorize(df["doc_id"])
+        codes, uniques = pd.factorize(whole[name]["doc_id"])
         positions = doc_index.get_indexer(uniques)
-        pos = positions[codes] if len(codes) else np.empty(0, dtype=np.intp)
+        pos = positions[codes]  # each row's article, as its position in the corpus
         if (positions < 0).any() or (np.diff(pos) < 0).any():  # not in corpus order: one block
-            yield {name: getattr(an, name) for name in frames}
+            yield whole
             return
         starts[name] = np.searchsorted(pos, edges)
     for k in range(len(edges)):
         block = {}
-        for name in frames:
-            df = getattr(an, name)
+        for name, df in whole.items():
             a = int(starts[name][k])
             b = int(starts[name][k + 1]) if k + 1 < len(edges) else len(df)
             block[name] = df.iloc[a:b]
@@ -944,9 +942,8 @@ def analyse_to_dir(
     return written
 
 
-PARQUET_ROW_GROUP = (
-    64 * 1024
-)  # rows per Parquet row group (pyarrow writes 1M by default); a TableWriter holds at most that
+# rows per Parquet row group (pyarrow writes 1M by default); a TableWriter holds at most that many
+PARQUET_ROW_GROUP = 64 * 1024
 
 
 class TableWriter:
@@ -965,6 +962,7 @@ class TableWriter:
         self.waiting: list = []  # Arrow tables before every column's type is known
         self.buffer: list = []  # Arrow tables not yet in a Parquet row group
         self.buffered = 0
+        self.groups = 0  # Parquet row groups written
         self.schema = None
         self.csv = self.parquet = None
 
@@ -990,8 +988,8 @@ class TableWriter:
             self._open()
         assert self.parquet is not None and self.csv is not None
         rest = pa.concat_tables(self.buffer) if self.buffer else self.schema.empty_table()
-        if len(rest) or self.parquet_groups == 0:  # an empty table is one empty row group
-            self.parquet.write_table(rest.combine_chunks(), PARQUET_ROW_GROUP)
+        if len(rest) or self.groups == 0:  # an empty table is one empty row group
+            self._group(rest)
         self.csv.close()
         self.parquet.close()
 
@@ -1010,13 +1008,12 @@ class TableWriter:
         meta = dict(first.schema.metadata or {})
         if b"pandas" in meta:  # each column's pandas metadata from the part its type came from
             pandas_meta = json.loads(meta[b"pandas"])
-            by_name = {id(t): json.loads(t.schema.metadata[b"pandas"])["columns"] for t in source}
-            pandas_meta["columns"] = [by_name[id(t)][i] for i, t in enumerate(source)]
+            columns_of = {id(t): json.loads(t.schema.metadata[b"pandas"])["columns"] for t in source}
+            pandas_meta["columns"] = [columns_of[id(t)][i] for i, t in enumerate(source)]
             meta[b"pandas"] = json.dumps(pandas_meta).encode()
         self.schema = pa.schema(fields, metadata=meta)
         self.csv = pacsv.CSVWriter(self.folder / f"{self.name}.csv", self.schema)
         self.parquet = pq.ParquetWriter(self.folder / f"{self.name}.parquet", self.schema)
-        self.parquet_groups = 0
         waiting, self.waiting = self.waiting, []
         for table in waiting:
             self._put(table)
@@ -1035,14 +1032,21 @@ class TableWriter:
             return
         rows = pa.concat_tables(self.buffer)
         start = 0
-        # row group by row group, each joined into one chunk (Parquet pages, and so the file's bytes,
-        # follow the chunks): the same bytes as write_table of the whole table joined
         while len(rows) - start >= PARQUET_ROW_GROUP:
-            self.parquet.write_table(rows.slice(start, PARQUET_ROW_GROUP).combine_chunks(), PARQUET_ROW_GROUP)
-            self.parquet_groups += 1
+            self._group(rows.slice(start, PARQUET_ROW_GROUP))
             start += PARQUET_ROW_GROUP
         rest = rows.slice(start)
         self.buffer, self.buffered = ([rest], len(rest)) if len(rest) else ([], 0)
+
+    def _group(self, rows) -> None:
+        """Write ``rows`` as one Parquet row group, joined into one chunk first.
+
+        Parquet pages, and so the file's bytes, follow the chunks: joined, they are the
+        bytes ``write_table`` gives for the whole table joined.
+        """
+        assert self.parquet is not None
+        self.parquet.write_table(rows.combine_chunks(), PARQUET_ROW_GROUP)
+        self.groups += 1
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder: str | os.PathLike[str]) -> None:
