@@ -17,11 +17,12 @@ The focal actor (Mali) is left out of partner pairs unless asked for.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
 from . import stats
-from .actors import mentions_rollup
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer
 
@@ -196,6 +197,102 @@ def _add_counts(
     return per_actor, keys, counts
 
 
+Tally = Counter  # summable counts: a Counter keyed by tuples (see cooccurrence_tally, collocates_tally)
+
+
+def _check_levels(levels: tuple[str, ...]) -> None:
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
+        raise InputError(
+            [Problem("levels", f"unknown level(s) {', '.join(bad)}", f"use any of: {', '.join(LEVELS)}")], "request"
+        )
+
+
+def cooccurrence_tally(
+    mentions: pd.DataFrame,
+    tokens: pd.DataFrame,
+    gaz: Gazetteer,
+    levels: tuple[str, ...] = LEVELS,
+    window: int = 10,
+    include_focal: bool = False,
+    rollup: bool = False,
+) -> Tally:
+    """Units per actor and per actor pair at each level, in these articles: the counts behind the table.
+
+    Keys are ``(level, actor_a, actor_b)`` for a pair (``actor_a < actor_b``) and
+    ``(level, actor, "")`` for one actor's units; ``(level, "", "")`` holds the window
+    level's units (word tokens). No unit spans two articles, so the tallies of disjoint
+    sets of articles add up (``+``) to the tally of all of them: the corpus can be counted
+    block by block (:func:`textstat_cooccurrence_tallied`). ``tokens`` must hold the same
+    articles' tokens.
+    """
+    _check_levels(levels)
+    _check_window(window)
+    m = mentions[["doc_id", "sentence_id", "start", "actor"]]
+    if rollup:
+        m = m.assign(actor=m["actor"].map(gaz.root))
+    if not include_focal:
+        m = m[~m["actor"].eq(gaz.focal)]
+    names = sorted(m["actor"].unique().tolist())  # code order = name order, so a < b in codes means actor_a < actor_b
+    n_act = max(len(names), 1)
+    actor_codes = pd.Index(names).get_indexer(m["actor"]).astype(np.int64)
+    doc_codes, _ = pd.factorize(m["doc_id"])
+    doc_codes = doc_codes.astype(np.int64)
+    sid = m["sentence_id"].to_numpy(dtype=np.int64)
+    # a mention at token i is in the windows starting at tokens max(0, i - k) .. i of its article
+    tok = mention_token_index(m, tokens).to_numpy(dtype=np.int64) if "window" in levels else sid
+    if len(doc_codes) and (np.diff(doc_codes) < 0).any():  # each article's mentions together, for the chunks
+        order = np.argsort(doc_codes, kind="stable")
+        doc_codes, actor_codes, sid, tok = doc_codes[order], actor_codes[order], sid[order], tok[order]
+    chunks = _article_chunks(doc_codes, COOC_CHUNK)
+    tally: Tally = Counter()
+    for level in levels:
+        parts = [
+            _pair_counts(*_level_units(level, doc_codes[c], actor_codes[c], sid[c], tok[c], window), n_act)
+            for c in chunks
+        ]  # units never span two articles: chunk counts add up
+        per_actor, pair_keys, counts = _add_counts(parts, n_act)
+        tally.update({(level, names[a], ""): n for a, n in enumerate(per_actor.tolist()) if n and a < len(names)})
+        tally.update(
+            {(level, names[k // n_act], names[k % n_act]): o for k, o in zip(pair_keys.tolist(), counts.tolist())}
+        )
+    if "window" in levels and len(tokens):
+        tally[("window", "", "")] += len(tokens)
+    return tally
+
+
+def textstat_cooccurrence_tallied(
+    tally: Tally,
+    n_sentences: int,
+    n_docs: int,
+    levels: tuple[str, ...] = LEVELS,
+    window: int = 10,
+    include_focal: bool = False,
+    rollup: bool = False,
+) -> pd.DataFrame:
+    """The table of :func:`textstat_cooccurrence` from a :func:`cooccurrence_tally` of the whole corpus (summed)."""
+    n_units = {"sentence": n_sentences, "document": n_docs, "window": tally[("window", "", "")]}
+    rows = [
+        {
+            "actor_a": a,
+            "actor_b": b,
+            "level": level,
+            "observed": o,
+            "n_a": tally[(level, a, "")],
+            "n_b": tally[(level, b, "")],
+            "n": n_units[level],
+        }
+        for level in levels
+        for (lv, a, b), o in sorted(tally.items())
+        if lv == level and b
+    ]
+    out = _measures(rows)
+    out.attrs.update({"window": window, "rollup": rollup, "include_focal": include_focal})
+    return out.sort_values(
+        ["level", "observed", "actor_a", "actor_b"], ascending=[True, False, True, True]
+    ).reset_index(drop=True)
+
+
 def textstat_cooccurrence(
     mentions: pd.DataFrame,
     tokens: pd.DataFrame,
@@ -214,54 +311,10 @@ def textstat_cooccurrence(
     Only pairs observed at least once. ``rollup=True`` counts children as their root
     (Wagner as Russia). ``n_sentences`` / ``n_docs`` default to those in ``tokens``.
     """
-    bad = [lv for lv in levels if lv not in LEVELS]
-    if bad:
-        raise InputError(
-            [Problem("levels", f"unknown level(s) {', '.join(bad)}", f"use any of: {', '.join(LEVELS)}")], "request"
-        )
-    _check_window(window)
-    m = mentions_rollup(mentions, gaz) if rollup else mentions
-    if not include_focal:
-        m = m[~m["actor"].eq(gaz.focal)]
     n_sent = n_sentences if n_sentences is not None else tokens[["doc_id", "sentence_id"]].drop_duplicates().shape[0]
     n_doc = n_docs if n_docs is not None else tokens["doc_id"].nunique()
-    names = sorted(set(m["actor"].tolist()))  # code order = name order, so a < b in codes means actor_a < actor_b
-    n_act = max(len(names), 1)
-    actor_codes = pd.Index(names).get_indexer(m["actor"]).astype(np.int64)
-    doc_codes, _ = pd.factorize(m["doc_id"])
-    doc_codes = doc_codes.astype(np.int64)
-    sid = m["sentence_id"].to_numpy(dtype=np.int64)
-    # a mention at token i is in the windows starting at tokens max(0, i - k) .. i of its article
-    tok = mention_token_index(m, tokens).to_numpy(dtype=np.int64) if "window" in levels else sid
-    if len(doc_codes) and (np.diff(doc_codes) < 0).any():  # each article's mentions together, for the chunks
-        order = np.argsort(doc_codes, kind="stable")
-        doc_codes, actor_codes, sid, tok = doc_codes[order], actor_codes[order], sid[order], tok[order]
-    chunks = _article_chunks(doc_codes, COOC_CHUNK)
-    rows: list[dict] = []
-    for level in levels:
-        n = {"sentence": n_sent, "document": n_doc}.get(level, len(tokens))
-        parts = [
-            _pair_counts(*_level_units(level, doc_codes[c], actor_codes[c], sid[c], tok[c], window), n_act)
-            for c in chunks
-        ]  # units never span two articles: chunk counts add up
-        per_actor, pair_keys, counts = _add_counts(parts, n_act)
-        rows += [
-            {
-                "actor_a": names[k // n_act],
-                "actor_b": names[k % n_act],
-                "level": level,
-                "observed": o,
-                "n_a": int(per_actor[k // n_act]),
-                "n_b": int(per_actor[k % n_act]),
-                "n": n,
-            }
-            for k, o in zip(pair_keys.tolist(), counts.tolist())
-        ]
-    out = _measures(rows)
-    out.attrs.update({"window": window, "rollup": rollup, "include_focal": include_focal})
-    return out.sort_values(
-        ["level", "observed", "actor_a", "actor_b"], ascending=[True, False, True, True]
-    ).reset_index(drop=True)
+    opts = {"levels": levels, "window": window, "include_focal": include_focal, "rollup": rollup}
+    return textstat_cooccurrence_tallied(cooccurrence_tally(mentions, tokens, gaz, **opts), n_sent, n_doc, **opts)
 
 
 def cooccurrence_matrix(
@@ -298,15 +351,43 @@ def textstat_collocates(
     ``measure`` is one of g2, pmi, npmi, dice, log_dice, observed; only terms seen at
     least ``min_freq`` times near the actor.
     """
+    _check_measure(measure)
+    tally = collocates_tally(mentions, tokens, gaz, actors, window=window, with_children=with_children)
+    return textstat_collocates_tallied(tally, actors, window=window, min_freq=min_freq, measure=measure, top=top)
+
+
+def _check_measure(measure: str) -> None:
     if measure not in MEASURES:
         raise InputError(
             [Problem("measure", f"unknown measure {measure!r}", f"use one of: {', '.join(MEASURES)}")], "request"
         )
+
+
+def collocates_tally(
+    mentions: pd.DataFrame,
+    tokens: pd.DataFrame,
+    gaz: Gazetteer,
+    actors: list[str],
+    window: int = 10,
+    with_children: bool = True,
+) -> Tally:
+    """The counts behind :func:`textstat_collocates`, in these articles.
+
+    Keys: ``("", "", "")`` word tokens; ``("", "", term)`` the term's frequency (content
+    tokens outside mentions); ``(actor, "", "")`` tokens inside the actor's windows;
+    ``(actor, "near", term)`` the term's occurrences there. Windows stop at the article's
+    edges, so the tallies of disjoint sets of articles add up to the corpus's.
+    ``tokens`` must hold the same articles' tokens, each article's together in text order.
+    """
     _check_window(window)
     for a in actors:
         gaz.check_actor(a)
     n_tok = len(tokens)
-    tok = tokens.reset_index(drop=True)
+    tally: Tally = Counter()
+    if not n_tok:
+        return tally
+    tally[("", "", "")] = n_tok
+    tok = tokens[["doc_id", "start", "end", "norm", "is_stop"]].reset_index(drop=True)
     m = len(mentions)
     # token rows of each mention's first and last character (one lookup for both), and its article's rows
     at, first, last = _token_rows(
@@ -317,19 +398,46 @@ def textstat_collocates(
     m_start, m_end, first, last = at[:m], at[m:], first[:m], last[:m]
     in_mention = _covered(m_start, m_end, n_tok)
     content = (~tok["is_stop"].to_numpy()) & (~in_mention)
-    term_freq = tok.loc[content, "norm"].value_counts().to_dict()
-    frames = []
+    # terms as integer codes: counted with bincount, a Python string made only per distinct term
+    codes, vocab = pd.factorize(tok["norm"])
+    vocab = [str(v) for v in vocab]
+    content &= codes >= 0  # a missing norm (none expected) is no term, as value_counts() leaves it out
+    counts = np.bincount(codes[content], minlength=len(vocab))
+    tally.update({("", "", vocab[c]): int(counts[c]) for c in np.flatnonzero(counts).tolist()})
     for actor in actors:
         family = [actor, *gaz.descendants(actor)] if with_children else [actor]
         sel = mentions["actor"].isin(family).to_numpy()
         slots = _covered(
             np.maximum(first[sel], m_start[sel] - window), np.minimum(last[sel], m_end[sel] + window), n_tok
         )
-        r1 = int(slots.sum())
-        near = tok.loc[slots & content, "norm"].value_counts().to_dict()
+        if r1 := int(slots.sum()):
+            tally[(actor, "", "")] += r1
+        near = np.bincount(codes[slots & content], minlength=len(vocab))
+        tally.update({(actor, "near", vocab[c]): int(near[c]) for c in np.flatnonzero(near).tolist()})
+    return tally
+
+
+def textstat_collocates_tallied(
+    tally: Tally,
+    actors: list[str],
+    window: int = 10,
+    min_freq: int = 2,
+    measure: str = "g2",
+    top: int | None = 25,
+) -> pd.DataFrame:
+    """The table of :func:`textstat_collocates` from a :func:`collocates_tally` of the whole corpus (summed)."""
+    _check_measure(measure)
+    n_tok = tally[("", "", "")]
+    near: dict[str, dict[str, int]] = {a: {} for a in actors}
+    for (actor, what, term), o in tally.items():
+        if what == "near" and actor in near:
+            near[actor][term] = o
+    frames = []
+    for actor in actors:
+        r1 = tally[(actor, "", "")]
         rows = [
-            {"actor": actor, "term": t, "observed": o, "term_freq": term_freq[t]}
-            for t, o in near.items()
+            {"actor": actor, "term": t, "observed": o, "term_freq": tally[("", "", t)]}
+            for t, o in sorted(near[actor].items())
             if o >= min_freq
         ]
         df = pd.DataFrame(rows, columns=["actor", "term", "observed", "term_freq"])

@@ -94,16 +94,26 @@ class Analysis:
         return freq.keyness_actors(self.terms, self.mentions, self.gazetteer, target, reference, min_freq=min_freq)
 
     def cooccurrence(self, **kw) -> pd.DataFrame:
-        """Partner co-occurrence at the three levels (see :func:`cooccurrence.textstat_cooccurrence`)."""
+        """Partner co-occurrence at the three levels (see :func:`cooccurrence.textstat_cooccurrence`).
+
+        Counted block by block (:func:`article_blocks`) and summed: a job holds one block's
+        token positions, not the corpus's. Same table as counting the whole corpus at once.
+        """
         kw.setdefault("window", self.window)
-        return cooc.textstat_cooccurrence(
-            self.mentions, self.tokens, self.gazetteer, n_sentences=len(self.sentences), n_docs=len(self.docs), **kw
-        )
+        tally = cooc.Tally()
+        for b in article_blocks(self, ("docs", "mentions", "tokens")):
+            tally += cooc.cooccurrence_tally(b["mentions"], b["tokens"], self.gazetteer, **kw)
+        return cooc.textstat_cooccurrence_tallied(tally, len(self.sentences), len(self.docs), **kw)
 
     def collocates(self, actors: list[str] | None = None, **kw) -> pd.DataFrame:
-        """Collocates of each focal partner (see :func:`cooccurrence.textstat_collocates`)."""
+        """Collocates of each focal partner (see :func:`cooccurrence.textstat_collocates`), counted block by block."""
+        actors = actors or FOCAL_PARTNERS
         kw.setdefault("window", self.window)
-        return cooc.textstat_collocates(self.mentions, self.tokens, self.gazetteer, actors or FOCAL_PARTNERS, **kw)
+        counting = {k: kw.pop(k) for k in ("with_children",) if k in kw}
+        tally = cooc.Tally()
+        for b in article_blocks(self, ("docs", "mentions", "tokens")):
+            tally += cooc.collocates_tally(b["mentions"], b["tokens"], self.gazetteer, actors, kw["window"], **counting)
+        return cooc.textstat_collocates_tallied(tally, actors, **kw)
 
     def trajectory(self, partners: list[str] | None = None, period: str = "year", **kw) -> pd.DataFrame:
         """Per-partner series (see :func:`trajectory.textstat_trajectory`)."""
@@ -685,15 +695,49 @@ BLOCK_ARTICLES = 500  # articles per block of the tables made row by row (KWIC, 
 BLOCK_ROWS = 64 * 1024  # rows per part of a sorted table made part by part (trajectory evidence)
 
 
+def _article_runs(doc_ids: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Where each run of equal ``doc_ids`` starts (row numbers) and its id: a frame's articles as they come.
+
+    Compared as Arrow arrays, the rows are never copied: the only arrays made are a bitmap and one
+    number per run (a per-row code array was 8 bytes a token, 1.5 GB at 100k articles).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(doc_ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), doc_ids.iloc[:0]
+    ids = pa.array(doc_ids)  # an Arrow-backed column as it is, in its chunks (no copy)
+    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    # compared chunk by chunk (comparing two unaligned slices of the column made copies of it)
+    starts, firsts, offset, last = [], [], 0, None
+    for chunk in chunks:
+        k = len(chunk)
+        if not k:
+            continue
+        first = chunk[0].as_py()
+        if first != last:
+            starts.append(np.array([offset]))
+            firsts.append(first)
+        if k > 1:
+            local = pc.indices_nonzero(pc.not_equal(chunk.slice(1), chunk.slice(0, k - 1))).to_numpy() + 1
+            starts.append(local.astype(np.int64) + offset)
+            firsts.extend(chunk.take(pa.array(local)).to_pylist())
+        last = chunk[k - 1].as_py()
+        offset += k
+    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    return starts, pd.Series(firsts, dtype=doc_ids.dtype)
+
+
 def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = None) -> Iterator[dict[str, pd.DataFrame]]:
     """``frames`` of the analysis cut into consecutive blocks of ``size`` articles (default :data:`BLOCK_ARTICLES`).
 
     Each block holds those articles' rows of every frame (views, not copies). A table made
     row by row from each article's own rows (KWIC lines, the row tables) is the
-    concatenation of the blocks' tables, so a job can make and write it one block at a
-    time and hold one block's rows, not the corpus's. The frames must hold each article's
-    rows together in corpus order, as :func:`run` makes them; when one does not, the
-    whole analysis is one block. There is always at least one block.
+    concatenation of the blocks' tables, and a table of counts the sum of the blocks'
+    counts, so a job holds one block's rows, not the corpus's. The frames must hold each
+    article's rows together in corpus order, as :func:`run` makes them; when one does not,
+    the whole analysis is one block. There is always at least one block.
     """
     size = BLOCK_ARTICLES if size is None else size
     edges = np.arange(0, len(an.docs), max(1, size))
@@ -707,13 +751,12 @@ def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = Non
         if name == "docs":
             starts[name] = edges
             continue
-        codes, uniques = pd.factorize(whole[name]["doc_id"])
-        positions = doc_index.get_indexer(uniques)
-        pos = positions[codes]  # each row's article, as its position in the corpus
-        if (positions < 0).any() or (np.diff(pos) < 0).any():  # not in corpus order: one block
+        rows, ids = _article_runs(whole[name]["doc_id"])
+        pos = doc_index.get_indexer(ids)  # each run's article, as its position in the corpus
+        if (pos < 0).any() or (np.diff(pos) <= 0).any():  # not in corpus order, or an article in two runs
             yield whole
             return
-        starts[name] = np.searchsorted(pos, edges)
+        starts[name] = np.r_[rows, len(whole[name])][np.searchsorted(pos, edges)]
     for k in range(len(edges)):
         block = {}
         for name, df in whole.items():

@@ -1018,3 +1018,26 @@ def test_collocates_unknown_actor_raises(an):
 def test_collocates_bad_window_raises(an, window):
     with pytest.raises(InputError):
         an.collocates(["France"], window=window)
+
+
+def test_tallies_of_article_blocks_add_up_to_the_corpus_tables(an, monkeypatch):
+    """Counted one article at a time and summed (as the table jobs count a large corpus): the whole-corpus tables."""
+    whole_cooc = cooc.textstat_cooccurrence(
+        an.mentions, an.tokens, an.gazetteer, window=4, n_sentences=len(an.sentences), n_docs=len(an.docs)
+    )
+    whole_coll = cooc.textstat_collocates(
+        an.mentions, an.tokens, an.gazetteer, ["France", "Russia"], window=4, top=None
+    )
+    monkeypatch.setattr(pipeline, "BLOCK_ARTICLES", 1)
+    assert len(list(pipeline.article_blocks(an, ("docs", "mentions", "tokens")))) == len(an.docs) > 1
+    pd.testing.assert_frame_equal(an.cooccurrence(window=4), whole_cooc)
+    pd.testing.assert_frame_equal(an.collocates(["France", "Russia"], window=4, top=None), whole_coll)
+    # and by hand: the tallies of the first article and of the others add up to the corpus's
+    first = an.docs["doc_id"].iloc[0]
+    parts = [(an.mentions["doc_id"].eq(first), an.tokens["doc_id"].eq(first))]
+    parts.append((~parts[0][0], ~parts[0][1]))
+    summed = cooc.Tally()
+    for m_rows, t_rows in parts:
+        summed += cooc.cooccurrence_tally(an.mentions[m_rows], an.tokens[t_rows], an.gazetteer)
+    assert summed == cooc.cooccurrence_tally(an.mentions, an.tokens, an.gazetteer)
+    assert summed[("window", "", "")] == len(an.tokens)
