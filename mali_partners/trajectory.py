@@ -684,7 +684,9 @@ def textstat_trajectory(
     for p in partners:
         gaz.check_actor(p)
     col = "root" if rollup else "actor"
-    pm = mentions[~mentions[col].eq(gaz.focal) & ~mentions["actor"].eq(gaz.focal)].copy()
+    # only the columns used, before the rows are selected (selecting every column copied the mentions' text)
+    pm = mentions[list(dict.fromkeys([col, "actor", "date_point"]))]
+    pm = pm[~pm[col].eq(gaz.focal) & ~pm["actor"].eq(gaz.focal)].copy()
     absent = [p for p in partners if not (pm[col] == p).any()]
     if absent:
         raise InputError(
@@ -701,7 +703,8 @@ def textstat_trajectory(
     pm["period"] = pm["date_point"].dt.to_period(freq)
     totals = pm.groupby("period").size()
     rows = []
-    scored = units[units["n_cues"] > 0]
+    scored = units[["partner", "date_point", "score", "n_cues"]]
+    scored = scored[scored["n_cues"] > 0]
     # keyed by the period's integer ordinal: hashing Period objects row by row was most of the time
     ordinals = scored["date_point"].dt.to_period(freq).array.asi8.tolist()
     values: dict[tuple[str, int], list[float]] = {}
@@ -828,7 +831,8 @@ def trajectory_events(
     """
     cols = ["partner", "date", "date_earliest", "date_latest", "date_precision", "date_expression", "event", "score"]
     cols += ["doc_id", "sentence_id", "sentence"]
-    ev = hits[hits["event"].astype(bool) & hits["partner"].ne("")]
+    ev = hits[["doc_id", "sentence_id", "weight", "cue", "partner", "event"]]
+    ev = ev[ev["event"].astype(bool) & ev["partner"].ne("")]
     # each event cue once per partner it is attributed to, in the hits' order
     ev = pd.DataFrame(
         {
@@ -844,10 +848,11 @@ def trajectory_events(
     best = ev.sort_values(["strength", "order"], ascending=[False, True], kind="stable").drop_duplicates(
         ["doc_id", "sentence_id", "partner"]
     )
-    u = units[units["date_source"].eq("in-text")]
+    fields = ["partner", "date_point", "date_earliest", "date_latest", "date_precision", "date_expression", "score"]
+    u = units[["doc_id", "sentence_id", *fields, "date_source"]]
+    u = u[u["date_source"].eq("in-text")]
     if partners:
         u = u[u["partner"].isin(partners)]
-    fields = ["partner", "date_point", "date_earliest", "date_latest", "date_precision", "date_expression", "score"]
     out = u[["doc_id", "sentence_id", *fields]].merge(
         best[["doc_id", "sentence_id", "partner", "event"]], on=["doc_id", "sentence_id", "partner"], how="inner"
     )  # the units' order (an inner merge keeps the left keys' order)
