@@ -36,6 +36,7 @@ cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -366,8 +367,79 @@ def _frame_table(stem: Path):
     return ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
 
-def _table_frame(table) -> pd.DataFrame:
-    df = table.to_pandas()
+MAPPED_MIN_BYTES = 1 << 20  # a fixed-width column of a joined frame this large is read from a file map
+
+
+def _numpy_types(table) -> dict[str, str]:
+    """The numpy dtype pandas gives each column of a stored table (from its pandas metadata)."""
+    meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+    return {str(c.get("name")): str(c.get("numpy_type")) for c in meta.get("columns", [])}
+
+
+def _mapped_column(column, path: Path):
+    """A column of several chunks as one array mapped from the ``.npy`` file ``path``, written from them when missing.
+
+    A fixed-width column joined from its parts is otherwise a copy in this process's own
+    memory (numbers were a third of a large run's frames); mapped, its pages are the page
+    cache's, shared by every process that maps the file (forked table jobs, notebook
+    kernels) and reclaimable by the system. Copy-on-write: writing to the array changes
+    the process's own copy of a page, never the file. The file belongs to its store
+    folder, whose parts never change: written once (atomically), then reused.
+    """
+    import numpy as np
+
+    if not path.is_file():
+        first = column.chunk(0).to_numpy(zero_copy_only=False)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("wb") as fh:
+                header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False}
+                np.lib.format.write_array_header_1_0(fh, {**header, "shape": (len(column),)})
+                for chunk in column.chunks:
+                    chunk.to_numpy(zero_copy_only=False).tofile(fh)
+            os.replace(tmp, path)
+        except OSError:  # a read-only or full cache: the column is joined in memory instead
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            return None
+    return np.load(path, mmap_mode="c").view(np.ndarray)
+
+
+def _table_frame(table, mapped: Path | None = None) -> pd.DataFrame:
+    """A stored table as a frame: text columns use the table's memory in place; with ``mapped`` (a stem
+    in the store folder), fixed-width columns of several chunks are mapped from files (:func:`_mapped_column`).
+    """
+    import pyarrow as pa
+
+    types = _numpy_types(table) if mapped is not None else {}
+    names = [
+        f.name
+        for f in table.schema
+        if mapped is not None
+        and table.column(f.name).num_chunks > 1
+        and table.column(f.name).null_count == 0
+        and (
+            pa.types.is_integer(f.type)
+            or pa.types.is_floating(f.type)
+            or pa.types.is_boolean(f.type)
+            or (pa.types.is_timestamp(f.type) and f.type.tz is None)
+        )
+        and table.column(f.name).nbytes >= MAPPED_MIN_BYTES
+    ]
+    if not names:
+        df = table.to_pandas()
+    else:
+        rest = table.drop_columns(names).to_pandas()
+        cols = {}
+        for f in table.schema:
+            if f.name in names:
+                arr = _mapped_column(table.column(f.name), mapped.with_name(f"{mapped.name}.{f.name}.npy"))
+                if arr is None or str(arr.dtype) != types.get(f.name):  # not written, or pandas makes another type
+                    arr = table.select([f.name]).to_pandas()[f.name]
+                cols[f.name] = arr
+            else:
+                cols[f.name] = rest[f.name]
+        df = pd.DataFrame(cols, copy=False)
     df.attrs.update(json.loads((table.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")))
     return df
 
@@ -396,7 +468,10 @@ def _frames_read(stems: list[Path]) -> pd.DataFrame:
     tables = all(isinstance(t, pa.Table) for t in keep)
     first = _columns_meta(keep[0]) if tables else ""
     if tables and all(t.schema.equals(keep[0].schema) and _columns_meta(t) == first for t in keep):
-        df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep))
+        # the map files of a column are named after the parts it joins (a store folder's parts never change)
+        digest = hashlib.sha256("\n".join(str(s.name) for s in stems).encode()).hexdigest()[:16]
+        mapped = stems[0].parent / f"map-{digest}" if len(keep) > 1 else None
+        df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep), mapped)
         attrs = [json.loads((t.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")) for t in keep]
         if any(a != attrs[0] for a in attrs):  # as pd.concat: kept only when every part has the same
             df.attrs = {}

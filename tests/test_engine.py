@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import mmap
 import os
 import shutil
 import subprocess
@@ -334,9 +335,13 @@ def test_stored_frames_read_back_equal(analysis, tmp_path):
         assert eng._frame_file(tmp_path / name).suffix == (".pkl" if name == "mixed" else ".arrow")
 
 
-def test_parts_read_back_as_concat_joins_them(analysis, tmp_path):
+@pytest.mark.parametrize("mapped", [False, True])
+def test_parts_read_back_as_concat_joins_them(analysis, tmp_path, monkeypatch, mapped):
     """Parts of one frame come back as _concat() joins the frames: as Arrow tables when their schemas agree,
-    else frame by frame (a part whose column is all missing, a pickled part); empty parts add nothing."""
+    else frame by frame (a part whose column is all missing, a pickled part); empty parts add nothing.
+    ``mapped``: every fixed-width column joined from parts is mapped from a file (large ones, by default)."""
+    if mapped:
+        monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
     mentions = analysis.mentions
     odd = mentions.iloc[:3].assign(date_expression=None)  # all missing: another Arrow type than the rest
     mixed = mentions.iloc[3:5].astype({"sentence_id": object})
@@ -361,6 +366,44 @@ def test_parts_read_back_as_concat_joins_them(analysis, tmp_path):
         assert dict(got.dtypes) == dict(expected.dtypes), case
         assert got.attrs == expected.attrs, case
     assert eng._frames_read(stems[:1]).attrs == {"v": 1}  # nonvacuous: attrs survive where they agree
+    maps = sorted(p.name for p in tmp_path.glob("map-*.npy"))
+    if mapped:  # the numbers and dates of the joined parts, one file per column
+        assert {name.split(".")[1] for name in maps} >= {"sentence_id", "start", "end", "date_point"}
+    else:
+        assert maps == []  # the seeds' columns are under MAPPED_MIN_BYTES
+
+
+def test_mapped_columns_share_their_file_and_survive_a_failed_write(analysis, tmp_path, monkeypatch):
+    """A mapped column is a view of its file (reused by the next read, never changed by writing to the frame);
+    where the file cannot be written the column is joined in memory, with the same values."""
+    import numpy as np
+
+    monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
+    m = analysis.mentions
+    stems = [tmp_path / "a", tmp_path / "b"]
+    for df, stem in zip((m.iloc[:20], m.iloc[20:]), stems):
+        eng._frame_write(df, stem)
+    got = eng._frames_read(stems)
+    (path,) = tmp_path.glob("map-*.start.npy")
+    on_disk = np.load(path, mmap_mode="r")
+    assert on_disk.tolist() == m["start"].tolist()
+    base = got["start"].to_numpy()
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    assert isinstance(base, mmap.mmap)  # the column is the file's pages, not a copy
+    stamp = path.stat().st_mtime_ns
+    again = eng._frames_read(stems)
+    assert path.stat().st_mtime_ns == stamp  # reused, not rewritten
+    again.loc[0, "start"] = -1  # the frame's own copy changes, the file keeps its values
+    assert np.load(path)[0] == m["start"].iloc[0]
+    pd.testing.assert_frame_equal(got, m.reset_index(drop=True), check_exact=True)
+    # a column whose file cannot be written (here: a folder where its temporary file would go)
+    for f in tmp_path.glob("map-*.npy"):
+        f.unlink()
+    (tmp_path / f".{path.name}.{os.getpid()}.tmp").mkdir()
+    fallback = eng._frames_read(stems)
+    pd.testing.assert_frame_equal(fallback, m.reset_index(drop=True), check_exact=True)
+    assert not (tmp_path / path.name).exists() and (tmp_path / path.name.replace("start", "end")).exists()
 
 
 def _with_attrs(df: pd.DataFrame, **attrs) -> pd.DataFrame:
@@ -377,7 +420,7 @@ def test_parts_with_other_attrs_are_joined_as_arrow_tables(analysis, tmp_path, m
     eng._frame_write(_with_attrs(analysis.mentions.iloc[10:], corpus_version="two"), stems[1])
     converted = []
     real = eng._table_frame
-    monkeypatch.setattr(eng, "_table_frame", lambda t: converted.append(len(t)) or real(t))
+    monkeypatch.setattr(eng, "_table_frame", lambda t, mapped=None: converted.append(len(t)) or real(t, mapped))
     got = eng._frames_read(stems)
     assert converted == [len(analysis.mentions)]
     assert got.attrs == {}
