@@ -24,6 +24,7 @@ import yaml
 
 from .dating import date_mention, resolve
 from .errors import InputError, Problem
+from .frames import array_take, frame_take
 from .gazetteer import Gazetteer, yaml_parse, yaml_problem, yaml_value
 from .text import sentence_lookup, sentence_rows
 
@@ -764,6 +765,21 @@ def trajectory_evidence(
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
+EVIDENCE_UNIT_COLUMNS = (
+    "partner",
+    "doc_id",
+    "sentence_id",
+    "date_point",
+    "date_source",
+    "date_precision",
+    "date_expression",
+    "score",
+    "label",
+    "n_cues",
+    "cues",
+)
+
+
 def trajectory_evidence_parts(
     units: pd.DataFrame,
     sentences: pd.DataFrame,
@@ -778,7 +794,9 @@ def trajectory_evidence_parts(
     sentences) are made for its rows alone, so a writer holds one part at a time.
     """
     freq = _check_period(period)
-    u = units if partners is None else units[units["partner"].isin(partners)]
+    # only the columns the table shows, before the rows are selected (a selection copies every column it keeps)
+    u = units[[*EVIDENCE_UNIT_COLUMNS]]
+    u = u if partners is None else u[u["partner"].isin(partners)]
     d = docs.set_index("doc_id")
     # period and date labels formatted once per distinct day (a corpus has far fewer days than units)
     days = pd.DatetimeIndex(u["date_point"].dropna().unique())
@@ -789,14 +807,17 @@ def trajectory_evidence_parts(
         {"partner": u["partner"], "period": periods, "doc_id": u["doc_id"], "sentence_id": u["sentence_id"]}
     ).reset_index(drop=True)
     order = keys.sort_values(["partner", "period", "doc_id", "sentence_id"]).index.to_numpy()
+    del keys
+    # each unit's sentence row, looked up once (a lookup per part indexed every sentence of the corpus again)
+    sentence_of = sentence_rows(sentences, u["doc_id"], u["sentence_id"]) if len(u) else np.zeros(0, dtype=np.int64)
     step = max(1, rows or len(order))
     for start in range(0, max(len(order), 1), step):
         take = order[start : start + step]
-        c = u.iloc[take]
+        c = frame_take(u, take)  # chunk by chunk: a take over a stored column joined all of its chunks
         yield pd.DataFrame(
             {
                 "partner": c["partner"],
-                "period": periods.iloc[take],
+                "period": array_take(periods, take),
                 "doc_id": c["doc_id"],
                 "sentence_id": c["sentence_id"],
                 "title": c["doc_id"].map(d["title"]),
@@ -810,14 +831,9 @@ def trajectory_evidence_parts(
                 "n_cues": c["n_cues"],
                 "cues": c["cues"],
                 # taken in Arrow by row position: no Python string per unit
-                "sentence": pd.Series(
-                    sentences["text"].take(sentence_rows(sentences, c["doc_id"], c["sentence_id"])).array,
-                    index=c.index,
-                )
-                if len(c)
-                else [],
+                "sentence": array_take(sentences["text"], sentence_of[take]) if len(c) else [],
             }
-        ).reset_index(drop=True)
+        )
 
 
 def trajectory_events(
@@ -858,7 +874,7 @@ def trajectory_events(
     )  # the units' order (an inner merge keeps the left keys' order)
     if not len(out):
         return pd.DataFrame(columns=cols)
-    out["sentence"] = sentences["text"].take(sentence_rows(sentences, out["doc_id"], out["sentence_id"])).array
+    out["sentence"] = array_take(sentences["text"], sentence_rows(sentences, out["doc_id"], out["sentence_id"]))
     out = out.rename(columns={"date_point": "date"})[cols]
     out = out.sort_values(["partner", "date", "doc_id", "sentence_id"]).drop_duplicates(
         ["partner", "date_earliest", "date_latest", "event"]
