@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -134,30 +135,51 @@ def textstat_frequency(
     surface (for stems: the most frequent surface form).
     ``doc_sizes`` gives each article's number of word tokens (index doc_id).
     """
-    sizes = doc_sizes.astype(float)
-    n_tokens = float(sizes.sum())
-    n_docs = len(sizes)
-    size_arr = sizes.to_numpy()
-    frames = []
-    # n-grams as integer keys over the vocabulary (names are joined only for distinct n-grams)
-    t = terms.reset_index(drop=True)
-    codes, vocab_arr = _term_codes(t)
-    v_size = max(len(vocab_arr), 1)
+    return textstat_frequency_blocks(lambda: iter([terms]), doc_sizes, ngram, stem_surfaces)
+
+
+Blocks = Callable[[], Iterable[pd.DataFrame]]  # a fresh iterator over consecutive parts of a table, each call
+
+
+def _vocabulary(blocks: Blocks) -> list[str]:
+    """Every distinct term, in order of first occurrence (``pd.factorize``'s order over the whole table)."""
+    seen: dict[str, int] = {}
+    for t in blocks():
+        for term in pd.unique(t["term"]).tolist():
+            seen.setdefault(str(term), len(seen))
+    return list(seen)
+
+
+def _codes_in(values: pd.Series, vocab: pd.Index) -> np.ndarray:
+    """Each value's position in ``vocab`` (which holds them all): each distinct value looked up once."""
+    codes, uniques = pd.factorize(values)
+    return vocab.get_indexer(uniques)[codes]
+
+
+def _block_pairs(
+    t: pd.DataFrame, vocab: pd.Index, doc_index: pd.Index, ngrams: list[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each n: every distinct (n-gram, article) of these whole articles' term rows and its count.
+
+    Returns ``n -> (key, article, count)`` sorted by key, then article: ``key`` is the
+    n-gram's word codes (in ``vocab``) as one integer, ``article`` its position in
+    ``doc_index``. n-grams are runs of adjacent terms inside one sentence.
+    """
+    v_size, n_docs = max(len(vocab), 1), len(doc_index)
+    t = t.reset_index(drop=True)
+    codes = _codes_in(t["term"], vocab)
     # narrow integers where they fit (a few int64 arrays of one value per term are most of this job's memory)
     codes = codes.astype(np.int32 if v_size < 2**31 else np.int64)
     # article number of each term: look up each distinct id once (the ids come in long runs)
     d_codes, d_ids = pd.factorize(t["doc_id"])
-    doc_all = pd.Index(sizes.index).get_indexer(d_ids).astype(np.int32 if n_docs < 2**31 else np.int64)[d_codes]
+    doc_all = doc_index.get_indexer(d_ids).astype(np.int32 if n_docs < 2**31 else np.int64)[d_codes]
     del d_codes
     sent_all = t["sentence_id"].to_numpy()
     # same_next[i]: term i + 1 is in the same sentence as term i (n-grams are runs inside one sentence)
     same_next = (doc_all[1:] == doc_all[:-1]) & (sent_all[1:] == sent_all[:-1])
     del sent_all
-    for n in [ngram] if isinstance(ngram, int) else list(ngram):
-        if n < 1:
-            raise ValueError("n must be at least 1")
-        if v_size**n >= 2**63:
-            raise ValueError(f"{v_size:,} distinct terms are too many for {n}-gram keys; use a smaller n")
+    out = {}
+    for n in ngrams:
         m = len(t) - n + 1
         if m <= 0:
             continue
@@ -184,48 +206,121 @@ def textstat_frequency(
         else:
             order = np.lexsort((d_code, key))
             key, d_code = key[order], d_code[order]
-        new_pair = np.r_[True, (key[1:] != key[:-1]) | (d_code[1:] != d_code[:-1])]
-        starts = np.flatnonzero(new_pair)
-        count = np.diff(np.r_[starts, len(key)])
-        pair_key, pd_ = key[starts], d_code[starts]
-        new_term = np.r_[True, pair_key[1:] != pair_key[:-1]]
-        pt = np.cumsum(new_term) - 1  # term number of each (term, article) pair
-        term_keys = pair_key[new_term]
-        parts, rest = [], term_keys
+        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (d_code[1:] != d_code[:-1])])
+        out[n] = (key[starts], d_code[starts], np.diff(np.r_[starts, len(key)]))
+    return out
+
+
+def _merged_keys(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """``parts`` (sorted distinct keys) with the parts merged into one once there are eight."""
+    return [np.unique(np.concatenate(parts))] if len(parts) >= 8 else parts
+
+
+def textstat_frequency_blocks(
+    blocks: Blocks,
+    doc_sizes: pd.Series,
+    ngram: int | list[int] = 1,
+    stem_surfaces: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`textstat_frequency` of a term table given in consecutive parts of whole articles.
+
+    ``blocks()`` gives the parts, afresh at each call (they are read four times); no
+    n-gram spans two articles, so each part's (n-gram, article) counts are its own and
+    the corpus's sums are made in article order: every float sum adds the same numbers
+    in the same order as over the whole table, so the table is the same, bit for bit,
+    however the articles are cut (tested). Memory: one part's arrays plus one row per
+    distinct n-gram, instead of several arrays of one value per term.
+    """
+    ngrams = [ngram] if isinstance(ngram, int) else list(ngram)
+    for n in ngrams:
+        if n < 1:
+            raise ValueError("n must be at least 1")
+    sizes = doc_sizes.astype(float)
+    n_tokens = float(sizes.sum())
+    n_docs = len(sizes)
+    size_arr = sizes.to_numpy()
+    doc_index = pd.Index(sizes.index)
+    vocab_list = _vocabulary(blocks)
+    vocab = pd.Index(vocab_list, dtype=object)
+    vocab_arr = np.array(vocab_list, dtype=object)
+    v_size = max(len(vocab_list), 1)
+    for n in ngrams:
+        if v_size**n >= 2**63:
+            raise ValueError(f"{v_size:,} distinct terms are too many for {n}-gram keys; use a smaller n")
+    # pass 1: every distinct n-gram (its row in the accumulators is its place among the sorted keys)
+    found: dict[int, list[np.ndarray]] = {n: [] for n in ngrams}
+    for t in blocks():
+        for n, (key, _, _) in _block_pairs(t, vocab, doc_index, ngrams).items():
+            found[n] = _merged_keys([*found[n], key[np.r_[True, key[1:] != key[:-1]]]])
+    keys = {n: np.unique(np.concatenate(found[n])) if found[n] else np.zeros(0, np.int64) for n in ngrams}
+    del found
+    # pass 2: counts, articles, the article holding most, and the sum of relative frequencies (in article order)
+    acc = {
+        n: {
+            "total": np.zeros(len(k), np.int64),
+            "dfreq": np.zeros(len(k), np.int64),
+            "psum": np.zeros(len(k)),
+            "top": np.zeros(len(k), np.int64),
+            "top_doc": np.zeros(len(k), np.int64),
+        }
+        for n, k in keys.items()
+    }
+    for t in blocks():
+        for n, (key, doc, count) in _block_pairs(t, vocab, doc_index, ngrams).items():
+            a, row = acc[n], np.searchsorted(keys[n], key)
+            np.add.at(a["total"], row, count)
+            np.add.at(a["dfreq"], row, 1)
+            np.add.at(a["psum"], row, count / size_arr[doc])  # in the order of the pairs: article order per term
+            # the article holding most of each n-gram in this block (its first at the maximum); an earlier
+            # block keeps it on a tie, so ties go to the first article of the corpus
+            first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            best = np.maximum.reduceat(count, first)
+            term_of = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1
+            at_max = np.flatnonzero(count == best[term_of])
+            at_max = at_max[np.r_[True, term_of[at_max][1:] != term_of[at_max][:-1]]]
+            rows_b, better = row[first], best > a["top"][row[first]]
+            a["top"][rows_b[better]] = best[better]
+            a["top_doc"][rows_b[better]] = doc[at_max][better]
+    # pass 3: Juilland's D needs each term's mean first (two passes, as juilland_d() computes it)
+    means = {n: a["psum"] / n_docs for n, a in acc.items()}
+    ss = {n: np.zeros(len(k)) for n, k in keys.items()}
+    for t in blocks():
+        for n, (key, doc, count) in _block_pairs(t, vocab, doc_index, ngrams).items():
+            row = np.searchsorted(keys[n], key)
+            np.add.at(ss[n], row, (count / size_arr[doc] - means[n][row]) ** 2)
+    frames = []
+    for n in ngrams:
+        k = len(keys[n])
+        if not k:
+            continue
+        a, mean = acc[n], means[n]
+        parts, rest = [], keys[n]
         for _ in range(n):  # the word codes of each n-gram, last word first
             rest, c = np.divmod(rest, v_size)
             parts.append(vocab_arr[c])
         t_names = parts[0] if n == 1 else np.array(["_".join(w) for w in zip(*reversed(parts))], dtype=object)
-        k = len(t_names)
-        total = np.bincount(pt, weights=count, minlength=k).astype(np.int64)
-        dfreq = np.bincount(pt, minlength=k)
+        total, dfreq = a["total"], a["dfreq"]
         idf = np.log(n_docs / dfreq)
-        # Juilland's D over all articles (zeros included), two-pass as juilland_d() does it
-        p = count / size_arr[pd_]
-        mean = np.bincount(pt, weights=p, minlength=k) / n_docs
-        ss = np.bincount(pt, weights=(p - mean[pt]) ** 2, minlength=k) + (n_docs - dfreq) * mean**2
+        sq = ss[n] + (n_docs - dfreq) * mean**2
         with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.sqrt(ss / n_docs) / mean
+            v = np.sqrt(sq / n_docs) / mean
             d = np.maximum(0.0, 1 - v / np.sqrt(n_docs - 1)) if n_docs > 1 else np.full(k, np.nan)
-        # the article holding most of each term; ties go to the first article of the corpus
-        # pairs are in (term, article) order: the first pair of a term at its maximum count
-        top = np.flatnonzero(count == np.maximum.reduceat(count, np.flatnonzero(new_term))[pt])
-        first = top[np.r_[True, pt[top][1:] != pt[top][:-1]]]
-        out = pd.DataFrame(
-            {
-                "term": t_names,
-                "ngram": n,
-                "n": total,
-                "per_1000": total / n_tokens * 1000,
-                "doc_freq": dfreq,
-                "idf": idf,
-                "tfidf": total * idf,
-                "juilland_d": d,
-                "top_doc": sizes.index[pd_[first]],
-                "top_doc_share": count[first] / total,
-            }
+        frames.append(
+            pd.DataFrame(
+                {
+                    "term": t_names,
+                    "ngram": n,
+                    "n": total,
+                    "per_1000": total / n_tokens * 1000,
+                    "doc_freq": dfreq,
+                    "idf": idf,
+                    "tfidf": total * idf,
+                    "juilland_d": d,
+                    "top_doc": sizes.index[a["top_doc"]],
+                    "top_doc_share": a["top"] / total,
+                }
+            )
         )
-        frames.append(out)
     cols = ["term", "ngram", "n", "per_1000", "doc_freq", "idf", "tfidf", "juilland_d", "top_doc", "top_doc_share"]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     out["surface"] = out["term"]
@@ -341,7 +436,8 @@ def actor_sentences(
     """The (doc_id, sentence_id) keys of the sentences that mention ``actor`` (and its children)."""
     gaz.check_actor(actor)
     family = [actor, *gaz.descendants(actor)] if with_children else [actor]
-    m = mentions[mentions["actor"].isin(family)]
+    m = mentions[["doc_id", "sentence_id", "actor"]]  # selecting rows of every column copied their text
+    m = m[m["actor"].isin(family)]
     return set(zip(m["doc_id"].tolist(), m["sentence_id"].tolist()))
 
 
@@ -373,6 +469,23 @@ def keyness_actors(
     dropped from the terms unless ``drop_actor_terms`` is False (they would be key by
     construction). The frame's ``attrs`` record the sentence counts on each side.
     """
+    opts = {"min_freq": min_freq, "overlap": overlap, "drop_actor_terms": drop_actor_terms}
+    return keyness_actors_blocks(lambda: iter([terms]), mentions, gaz, target, reference, **opts)
+
+
+def keyness_actors_blocks(
+    blocks: Blocks,
+    mentions: pd.DataFrame,
+    gaz: Gazetteer,
+    target: str = "France",
+    reference: str = "Russia",
+    min_freq: int = 3,
+    overlap: str = "exclude",
+    drop_actor_terms: bool = True,
+) -> pd.DataFrame:
+    """:func:`keyness_actors` of a term table given in consecutive parts of whole articles (``blocks()``,
+    read twice): the counts of the parts add up, so the table is the same however the articles are cut.
+    """
     if overlap not in ("exclude", "both"):
         raise InputError(
             [Problem("keyness", f"overlap must be 'exclude' or 'both', not {overlap!r}", "use one of them")],
@@ -381,36 +494,41 @@ def keyness_actors(
     st, sr = actor_sentences(mentions, gaz, target), actor_sentences(mentions, gaz, reference)
     if overlap == "exclude":
         st, sr = st - sr, sr - st
-    # sentences as integer keys (article code, sentence number): one vectorised membership test
-    # (a dense key range, so that np.isin can use a lookup table instead of sorting every key)
-    d_code, d_names = pd.factorize(terms["doc_id"])
-    sid = terms["sentence_id"].to_numpy(dtype=np.int64)
-    stride = int(sid.max(initial=0)) + 1
-    keys = d_code.astype(np.int64) * stride + sid
-    del d_code, sid
-    index = pd.Index(d_names)
+    vocab_list = _vocabulary(blocks)
+    vocab, vocab_arr = pd.Index(vocab_list, dtype=object), np.array(vocab_list, dtype=object)
+    keep = ~np.isin(vocab_arr, list(actor_terms(gaz, [target, reference]))) if drop_actor_terms else None
+    ca = np.zeros(len(vocab_list), dtype=np.int64)
+    cb = np.zeros(len(vocab_list), dtype=np.int64)
+    # each side's sentences as (article code, sentence number) arrays, the codes over the articles they name
+    sent_docs = pd.Index(sorted({d for d, _ in st | sr}), dtype=object)
 
-    def _keys(sents: set[tuple[str, int]]) -> np.ndarray:
-        if not sents:
-            return np.array([], dtype=np.int64)
-        docs_, sids = zip(*sents)
-        code = index.get_indexer(list(docs_)).astype(np.int64)
-        s = np.array(sids, dtype=np.int64)
-        k = code * stride + s
-        return k[(code >= 0) & (s >= 0) & (s < stride)]  # a sentence with no term has no row to select
+    def _arrays(sents: set[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+        docs_, sids = zip(*sents) if sents else ((), ())
+        return sent_docs.get_indexer(list(docs_)).astype(np.int64), np.array(sids, dtype=np.int64)
 
-    in_t = np.isin(keys, _keys(st))
-    in_r = np.isin(keys, _keys(sr))
-    del keys
-    # counted on integer term codes (the same table as textstat_keyness of the two selections, tested):
-    # no Python string per selected term
-    codes, vocab_arr = _term_codes(terms)
-    if drop_actor_terms:
-        keep = ~np.isin(vocab_arr, list(actor_terms(gaz, [target, reference])))
-        in_t &= keep[codes]
-        in_r &= keep[codes]
-    ca = np.bincount(codes[in_t], minlength=len(vocab_arr))
-    cb = np.bincount(codes[in_r], minlength=len(vocab_arr))
+    sides = [_arrays(st), _arrays(sr)]
+    top_sid = max([int(sid.max(initial=0)) for _, sid in sides])
+    for terms in blocks():
+        # sentences as integer keys (article code, sentence number): one vectorised membership test
+        d_code, d_names = pd.factorize(terms["doc_id"])
+        named = sent_docs.get_indexer(d_names).astype(np.int64)  # -1: an article neither side names
+        sid = terms["sentence_id"].to_numpy(dtype=np.int64)
+        stride = max(top_sid, int(sid.max(initial=0))) + 1
+        g = named[d_code]
+        keys = np.where(g >= 0, g * stride + sid, -1)
+        del d_code, sid, g
+        here = named[named >= 0]
+        # each side's keys in this block's articles only (a small set for the membership test)
+        in_t, in_r = (np.isin(keys, code[np.isin(code, here)] * stride + s[np.isin(code, here)]) for code, s in sides)
+        del keys
+        # counted on integer term codes (the same table as textstat_keyness of the two selections, tested):
+        # no Python string per selected term
+        codes = _codes_in(terms["term"], vocab)
+        if keep is not None:
+            in_t &= keep[codes]
+            in_r &= keep[codes]
+        ca += np.bincount(codes[in_t], minlength=len(vocab_list))
+        cb += np.bincount(codes[in_r], minlength=len(vocab_list))
     _keyness_check(not ca.sum(), not cb.sum(), min_freq, target, reference)
     chosen = sorted(np.flatnonzero(ca + cb >= min_freq).tolist(), key=vocab_arr.__getitem__)
     out = _keyness_table(

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -79,19 +79,31 @@ class Analysis:
     @property
     def doc_sizes(self) -> pd.Series:
         """Word tokens per article, indexed by doc_id."""
-        return self.tokens.groupby("doc_id").size().reindex(self.docs["doc_id"], fill_value=0)
+        # from the runs of each article's tokens: grouping 62M token rows by id made an array of codes as large
+        rows, ids = _article_runs(self.tokens["doc_id"])
+        runs = pd.Series(np.diff(np.r_[rows, len(self.tokens)]), index=pd.Index(ids, name="doc_id"))
+        return runs.groupby(level=0, sort=False).sum().reindex(self.docs["doc_id"], fill_value=0)
+
+    def _blocks_of(self, frame: str) -> Callable[[], Iterator[pd.DataFrame]]:
+        """A function giving the rows of ``frame`` afresh, in blocks of whole articles (:func:`article_blocks`)."""
+        return lambda: (b[frame] for b in article_blocks(self, ("docs", frame)))
 
     def actor_counts(self) -> pd.DataFrame:
         """Mentions per actor, with and without children (see :func:`actors.textstat_actor_counts`)."""
         return act.textstat_actor_counts(self.mentions, self.gazetteer, self.n_tokens)
 
     def frequency(self, ngram: int | list[int] = 1) -> pd.DataFrame:
-        """Term frequency table (see :func:`frequency.textstat_frequency`)."""
-        return freq.textstat_frequency(self.terms, self.doc_sizes, ngram=ngram)
+        """Term frequency table (see :func:`frequency.textstat_frequency`), counted block by block.
+
+        The same table as over the whole term table at once (see
+        :func:`frequency.textstat_frequency_blocks`); a job holds one block's arrays.
+        """
+        return freq.textstat_frequency_blocks(self._blocks_of("terms"), self.doc_sizes, ngram=ngram)
 
     def keyness(self, target: str = "France", reference: str = "Russia", min_freq: int = 3) -> pd.DataFrame:
         """Keyness of the sentences naming ``target`` against those naming ``reference``."""
-        return freq.keyness_actors(self.terms, self.mentions, self.gazetteer, target, reference, min_freq=min_freq)
+        terms = self._blocks_of("terms")
+        return freq.keyness_actors_blocks(terms, self.mentions, self.gazetteer, target, reference, min_freq=min_freq)
 
     def cooccurrence(self, **kw) -> pd.DataFrame:
         """Partner co-occurrence at the three levels (see :func:`cooccurrence.textstat_cooccurrence`).

@@ -8,6 +8,7 @@ and on a random corpus assembled from shuffled seed sentences.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import Counter
@@ -1041,3 +1042,23 @@ def test_tallies_of_article_blocks_add_up_to_the_corpus_tables(an, monkeypatch):
         summed += cooc.cooccurrence_tally(an.mentions[m_rows], an.tokens[t_rows], an.gazetteer)
     assert summed == cooc.cooccurrence_tally(an.mentions, an.tokens, an.gazetteer)
     assert summed[("window", "", "")] == len(an.tokens)
+
+
+def test_frequency_of_article_blocks_is_the_whole_table_bit_for_bit(an, monkeypatch):
+    """Counted one article at a time (sums made in article order): every value equal, floats to the last bit."""
+    whole = fq.textstat_frequency(an.terms, an.doc_sizes, ngram=[1, 2, 3])
+    key = fq.keyness_actors(an.terms, an.mentions, an.gazetteer, "France", "Russia", min_freq=2)
+    monkeypatch.setattr(pipeline, "BLOCK_ARTICLES", 1)
+    pd.testing.assert_frame_equal(an.keyness(min_freq=2), key, check_exact=True)
+    assert key.attrs == an.keyness(min_freq=2).attrs and len(key) > 10
+    assert len(list(pipeline.article_blocks(an, ("docs", "terms")))) == len(an.docs) > 1
+    pd.testing.assert_frame_equal(an.frequency(ngram=[1, 2, 3]), whole, check_exact=True)
+    assert (whole["juilland_d"].between(0, 1) | whole["juilland_d"].isna()).all() and len(whole) > 100
+
+
+def test_doc_sizes_from_token_runs_are_the_tokens_per_article(an):
+    want = an.tokens.groupby("doc_id").size().reindex(an.docs["doc_id"], fill_value=0)
+    pd.testing.assert_series_equal(an.doc_sizes, want)
+    extra = pd.DataFrame({"doc_id": ["new"], "text": [""]})
+    silent = dataclasses.replace(an, docs=pd.concat([an.docs, extra], ignore_index=True))
+    assert silent.doc_sizes["new"] == 0 and silent.doc_sizes.drop("new").equals(want)
