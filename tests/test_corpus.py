@@ -572,3 +572,20 @@ def test_same_text_check_agrees_with_normalising_every_text(tmp_path: Path) -> N
             first[norm] = name
     assert got == expected
     assert [n for n, _ in got] == ["b.txt", "d.txt", "g.txt", "i.txt"]
+
+
+def test_corpus_frame_texts_are_the_decoded_files_in_id_order(corpus_copy):
+    """text_raw is made from the files' bytes in Arrow: each equals the file decoded, rows in id order."""
+    import pandas as pd
+
+    from mali_partners.corpus import corpus_load
+
+    manifest = corpus_copy / "manifest.csv"
+    lines = manifest.read_text("utf-8").splitlines()
+    manifest.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n", encoding="utf-8")  # rows out of id order
+    docs = corpus_load(corpus_copy)
+    assert list(docs["doc_id"]) == sorted(docs["doc_id"]) and len(docs) == len(lines) - 1
+    assert docs["text_raw"].dtype == pd.Series(["x"]).dtype == docs["title"].dtype
+    for doc_id, name, text in zip(docs["doc_id"], docs["file"], docs["text_raw"]):
+        assert text == (corpus_copy / name).read_bytes().decode("utf-8"), doc_id
+    assert any(not t.isascii() for t in docs["text_raw"])  # nonvacuous: multi-byte characters survive
