@@ -645,12 +645,12 @@ TABLE_JOBS: dict[str, tuple[str, ...]] = {
     "rows": ("documents", "cleaning", "sentences", "mentions", "cue_hits"),
 }
 PARALLEL_TABLES_MIN_DOCS = 1000  # smaller corpora: the tables take less than starting processes
-# memory of one table job of its own, as a share of the analysis frames. Measured at 10k (0.80 GB
-# of frames, private dirty pages of the forked job, after KWIC, rows and evidence were made in
-# blocks): co-occurrence 0.59, frequency 0.43, trajectory 0.41, evidence 0.30, rows 0.23, KWIC 0.20;
-# 0.75 leaves a margin. (0.5 was too little when KWIC and co-occurrence needed 0.9 and 0.7: a
-# worker was killed.)
-TABLE_JOB_MEMORY = 0.75
+# memory of one table job of its own, as a share of the analysis frames (their deep size). Measured at 10k
+# (0.76 GB of frames, private dirty pages of the forked job) in session 11, after the number columns were
+# mapped and the large jobs counted block by block: frequency 0.33, evidence 0.26, trajectory 0.24, KWIC
+# 0.20, rows 0.19, co-occurrence 0.09 (before: co-occurrence 0.59, frequency 0.43); 0.4 leaves a margin.
+# (0.5 was once too little, when KWIC and co-occurrence needed 0.9 and 0.7: a worker was killed.)
+TABLE_JOB_MEMORY = 0.4
 
 
 def available_memory() -> int | None:
