@@ -273,7 +273,7 @@ class _FrozenHeap(contextlib.ContextDecorator):
 
 
 def release_memory() -> None:
-    """Give freed heap memory back to the system (glibc ``malloc_trim``; elsewhere only garbage collection).
+    """Give freed heap memory back to the system (Arrow's pool, glibc ``malloc_trim``; elsewhere only garbage collection).
 
     Called after the corpus is read, after the per-chunk frames are combined and after each
     table job run in this process: the freed memory otherwise stays in the resident set (at
@@ -281,7 +281,10 @@ def release_memory() -> None:
     """
     import ctypes
 
+    import pyarrow as pa
+
     gc.collect()
+    pa.default_memory_pool().release_unused()  # Arrow's allocator (mimalloc) keeps freed pages otherwise
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError):  # not glibc (macOS, musl, Windows)
