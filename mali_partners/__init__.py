@@ -14,6 +14,12 @@ Naming grammar (after quanteda's design vignette), kept across the package:
   ``textstat_collocates``, ``textstat_actor_counts``, ``textstat_trajectory``; helpers
   of the trajectory family are ``trajectory_*`` (evidence, events, crossover,
   leave-one-out).
+* **Counting a large corpus in blocks** of whole articles: ``<analysis>_tally`` returns
+  the counts of some articles (a ``Counter``; tallies of disjoint articles add up) and
+  ``textstat_<analysis>_tallied`` turns a corpus's summed tally into the table
+  (``cooccurrence_tally``, ``collocates_tally``); ``*_blocks`` takes a function giving
+  the table's rows in blocks (``textstat_frequency_blocks``, ``keyness_actors_blocks``).
+  Each gives the table of the whole-corpus function, to the last bit.
 * **Charts** take those frames and return a matplotlib Figure, ``textplot_*``.
 * Specific names over overloaded generics; the main object first; enumerated options
   are checked up front and a bad value raises :class:`mali_partners.errors.InputError`

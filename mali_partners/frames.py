@@ -9,11 +9,17 @@ holds; the result is the same column of values.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
-def _chunked(values: pd.Series):
+def _chunked(values: pd.Series) -> pa.ChunkedArray | None:
     """The Arrow chunks behind ``values`` when it is Arrow-backed with more than one chunk, else None."""
     dtype = values.dtype
     arrow = isinstance(dtype, pd.ArrowDtype) or (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow")
@@ -25,7 +31,7 @@ def _chunked(values: pd.Series):
     return data if isinstance(data, pa.ChunkedArray) and data.num_chunks > 1 else None
 
 
-def array_take(values: pd.Series, rows: np.ndarray):
+def array_take(values: pd.Series, rows: np.ndarray) -> ExtensionArray:
     """``values.take(rows).array``: the values at positions ``rows`` (non-negative), taken chunk by chunk.
 
     >>> s = pd.Series(["a", "b", "c"], dtype="str")
