@@ -114,12 +114,6 @@ def juilland_d(freqs: np.ndarray, sizes: np.ndarray) -> float:
 _PACKED_KEY_LIMIT = 2**63  # (n-gram, article) pairs packed into one int64 below this; else a two-key sort
 
 
-def _term_codes(terms: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each term row's code and the vocabulary (Python strings, by code): counting on codes keeps strings out of the loops."""
-    codes, vocab = pd.factorize(terms["term"])
-    return codes, np.array([str(v) for v in vocab], dtype=object)
-
-
 def textstat_frequency(
     terms: pd.DataFrame,
     doc_sizes: pd.Series,
@@ -273,9 +267,10 @@ def textstat_frequency_blocks(
             np.add.at(a["psum"], row, count / size_arr[doc])  # in the order of the pairs: article order per term
             # the article holding most of each n-gram in this block (its first at the maximum); an earlier
             # block keeps it on a tie, so ties go to the first article of the corpus
-            first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            new_term = np.r_[True, key[1:] != key[:-1]]
+            first = np.flatnonzero(new_term)
             best = np.maximum.reduceat(count, first)
-            term_of = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1
+            term_of = np.cumsum(new_term) - 1
             at_max = np.flatnonzero(count == best[term_of])
             at_max = at_max[np.r_[True, term_of[at_max][1:] != term_of[at_max][:-1]]]
             rows_b, better = row[first], best > a["top"][row[first]]
@@ -519,7 +514,7 @@ def keyness_actors_blocks(
         del d_code, sid, g
         here = named[named >= 0]
         # each side's keys in this block's articles only (a small set for the membership test)
-        in_t, in_r = (np.isin(keys, code[np.isin(code, here)] * stride + s[np.isin(code, here)]) for code, s in sides)
+        in_t, in_r = (np.isin(keys, code[m] * stride + s[m]) for code, s in sides for m in [np.isin(code, here)])
         del keys
         # counted on integer term codes (the same table as textstat_keyness of the two selections, tested):
         # no Python string per selected term
