@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from nltk.stem.snowball import SnowballStemmer
-from nltk.tokenize import MWETokenizer
 
 from . import stats
+from ._nltk import MWETokenizer, SnowballStemmer
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer
 from .text import normalise_token, stopwords, word_tokenizer

@@ -17,8 +17,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from nltk.tokenize import RegexpTokenizer
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+from ._nltk import PunktParameters, PunktSentenceTokenizer, RegexpTokenizer
 
 # Acronyms with periods (U.S.), numbers (150, 1,000, 2.5), words with inner hyphens or
 # apostrophes (Mali-Russia, d’état, France's).
