@@ -17,9 +17,12 @@ Naming grammar (after quanteda's design vignette), kept across the package:
 * **Counting a large corpus in blocks** of whole articles: ``<analysis>_tally`` returns
   the counts of some articles (a ``Counter``; tallies of disjoint articles add up) and
   ``textstat_<analysis>_tallied`` turns a corpus's summed tally into the table
-  (``cooccurrence_tally``, ``collocates_tally``); ``*_blocks`` takes a function giving
-  the table's rows in blocks (``textstat_frequency_blocks``, ``keyness_actors_blocks``).
-  Each gives the table of the whole-corpus function, to the last bit.
+  (``cooccurrence_tally``, ``collocates_tally``; ``keyness_actors_tally`` with
+  ``keyness_actors_tallied``); ``*_blocks`` takes a function giving the table's rows in
+  blocks (``textstat_frequency_blocks``, whose blocks may also come as the
+  ``BlockTerms`` of ``block_terms``). Each gives the table of the whole-corpus function,
+  to the last bit. A run with a cache keeps each block's tally in a ``BlockMemo``, so a
+  rerun recounts only the blocks whose articles changed.
 * **Charts** take those frames and return a matplotlib Figure, ``textplot_*``.
 * Specific names over overloaded generics; the main object first; enumerated options
   are checked up front and a bad value raises :class:`mali_partners.errors.InputError`

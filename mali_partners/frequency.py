@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -149,24 +150,34 @@ def _codes_in(values: pd.Series, vocab: pd.Index) -> np.ndarray:
     return vocab.get_indexer(uniques)[codes]
 
 
-def _block_pairs(
-    t: pd.DataFrame, vocab: pd.Index, doc_index: pd.Index, ngrams: list[int]
-) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """For each n: every distinct (n-gram, article) of these whole articles' term rows and its count.
+@dataclass
+class BlockTerms:
+    """One block's n-gram counts in the block's own codes: what the corpus table sums, stored by a run's memo.
 
-    Returns ``n -> (key, article, count)`` sorted by key, then article: ``key`` is the
-    n-gram's word codes (in ``vocab``) as one integer, ``article`` its position in
-    ``doc_index``. n-grams are runs of adjacent terms inside one sentence.
+    ``vocab`` holds the block's distinct terms sorted, ``doc_ids`` its articles with terms
+    in order, and ``pairs`` maps n to ``(key, doc, count)``: every distinct (n-gram,
+    article), its count, sorted by key then article. ``key`` is the n-gram's term codes
+    (in ``vocab``, first word most significant) as one integer, ``doc`` a position in
+    ``doc_ids``. Codes in a sorted vocabulary keep their order in any larger sorted
+    vocabulary, so the pairs stay sorted when recoded for the corpus (:func:`_corpus_pairs`).
     """
-    v_size, n_docs = max(len(vocab), 1), len(doc_index)
+
+    vocab: np.ndarray
+    doc_ids: np.ndarray
+    pairs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def block_terms(t: pd.DataFrame, ngrams: list[int]) -> BlockTerms:
+    """The :class:`BlockTerms` of these whole articles' term rows; n-grams are runs of adjacent terms in one sentence."""
     t = t.reset_index(drop=True)
-    codes = _codes_in(t["term"], vocab)
+    vocab_list = sorted(str(term) for term in pd.unique(t["term"]).tolist())
+    v_size = max(len(vocab_list), 1)
+    codes = _codes_in(t["term"], pd.Index(vocab_list, dtype=object))
     # narrow integers where they fit (a few int64 arrays of one value per term are most of this job's memory)
     codes = codes.astype(np.int32 if v_size < 2**31 else np.int64)
-    # article number of each term: look up each distinct id once (the ids come in long runs)
-    d_codes, d_ids = pd.factorize(t["doc_id"])
-    doc_all = doc_index.get_indexer(d_ids).astype(np.int32 if n_docs < 2**31 else np.int64)[d_codes]
-    del d_codes
+    doc_all, doc_ids = pd.factorize(t["doc_id"])  # each article's code, in order of first row
+    n_docs = len(doc_ids)
+    doc_all = doc_all.astype(np.int32 if n_docs < 2**31 else np.int64)
     sent_all = t["sentence_id"].to_numpy()
     # same_next[i]: term i + 1 is in the same sentence as term i (n-grams are runs inside one sentence)
     same_next = (doc_all[1:] == doc_all[:-1]) & (sent_all[1:] == sent_all[:-1])
@@ -201,6 +212,32 @@ def _block_pairs(
             key, d_code = key[order], d_code[order]
         starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (d_code[1:] != d_code[:-1])])
         out[n] = (key[starts], d_code[starts], np.diff(np.r_[starts, len(key)]))
+    return BlockTerms(np.array(vocab_list, dtype=object), np.asarray(doc_ids, dtype=object), out)
+
+
+def _corpus_pairs(
+    bt: BlockTerms, vocab: pd.Index, v_size: int, doc_index: pd.Index
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A block's pairs recoded for the corpus: keys over ``vocab`` (sorted, size ``v_size``), articles as positions in
+    ``doc_index``; sorted by key, then article, as the block's were (re-sorted only if its articles are out of order).
+    """
+    code = vocab.get_indexer(bt.vocab).astype(np.int64)  # increasing: both vocabularies are sorted
+    doc_pos = doc_index.get_indexer(bt.doc_ids)
+    doc_pos = doc_pos.astype(np.int32 if len(doc_index) < 2**31 else np.int64)
+    in_order = len(doc_pos) < 2 or bool((np.diff(doc_pos) > 0).all())
+    b_size = max(len(bt.vocab), 1)
+    out = {}
+    for n, (key, doc, count) in bt.pairs.items():
+        rest, corpus_key, weight = key, np.zeros(len(key), dtype=np.int64), 1
+        for _ in range(n):  # last word first
+            rest, c = np.divmod(rest, b_size)
+            corpus_key += code[c] * weight
+            weight *= v_size
+        d = doc_pos[doc]
+        if not in_order:
+            order = np.lexsort((d, corpus_key))
+            corpus_key, d, count = corpus_key[order], d[order], count[order]
+        out[n] = (corpus_key, d, count)
     return out
 
 
@@ -217,7 +254,8 @@ def textstat_frequency_blocks(
 ) -> pd.DataFrame:
     """:func:`textstat_frequency` of a term table given in consecutive parts of whole articles.
 
-    ``blocks()`` gives the parts, afresh at each call (they are read four times); no
+    ``blocks()`` gives the parts, afresh at each call (they are read four times), as term
+    rows or as their :class:`BlockTerms` (which a run's memo stores); no
     n-gram spans two articles, so each part's (n-gram, article) counts are its own and
     the corpus's sums are made in article order: every float sum adds the same numbers
     in the same order as over the whole table, so the table is the same, bit for bit,
@@ -228,12 +266,22 @@ def textstat_frequency_blocks(
     for n in ngrams:
         if n < 1:
             raise ValueError("n must be at least 1")
+
+    def block_pairs() -> Iterator[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        for b in blocks():
+            yield _corpus_pairs(b if isinstance(b, BlockTerms) else block_terms(b, ngrams), vocab, v_size, doc_index)
+
     sizes = doc_sizes.astype(float)
     n_tokens = float(sizes.sum())
     n_docs = len(sizes)
     size_arr = sizes.to_numpy()
     doc_index = pd.Index(sizes.index)
-    vocab_list = _vocabulary(blocks)
+    # every distinct term, sorted: the term codes of a block keep their order (see BlockTerms)
+    seen: set[str] = set()
+    for b in blocks():
+        seen.update((b if isinstance(b, BlockTerms) else block_terms(b, [])).vocab.tolist())
+    vocab_list = sorted(seen)
+    del seen
     vocab = pd.Index(vocab_list, dtype=object)
     vocab_arr = np.array(vocab_list, dtype=object)
     v_size = max(len(vocab_list), 1)
@@ -242,8 +290,8 @@ def textstat_frequency_blocks(
             raise ValueError(f"{v_size:,} distinct terms are too many for {n}-gram keys; use a smaller n")
     # pass 1: every distinct n-gram (its row in the accumulators is its place among the sorted keys)
     found: dict[int, list[np.ndarray]] = {n: [] for n in ngrams}
-    for t in blocks():
-        for n, (key, _, _) in _block_pairs(t, vocab, doc_index, ngrams).items():
+    for pairs in block_pairs():
+        for n, (key, _, _) in pairs.items():
             found[n] = _merged_keys([*found[n], key[np.r_[True, key[1:] != key[:-1]]]])
     keys = {n: np.unique(np.concatenate(found[n])) if found[n] else np.zeros(0, np.int64) for n in ngrams}
     del found
@@ -258,8 +306,8 @@ def textstat_frequency_blocks(
         }
         for n, k in keys.items()
     }
-    for t in blocks():
-        for n, (key, doc, count) in _block_pairs(t, vocab, doc_index, ngrams).items():
+    for pairs in block_pairs():
+        for n, (key, doc, count) in pairs.items():
             a, row = acc[n], np.searchsorted(keys[n], key)
             np.add.at(a["total"], row, count)
             np.add.at(a["dfreq"], row, 1)
@@ -278,8 +326,8 @@ def textstat_frequency_blocks(
     # pass 3: Juilland's D needs each term's mean first (two passes, as juilland_d() computes it)
     means = {n: a["psum"] / n_docs for n, a in acc.items()}
     ss = {n: np.zeros(len(k)) for n, k in keys.items()}
-    for t in blocks():
-        for n, (key, doc, count) in _block_pairs(t, vocab, doc_index, ngrams).items():
+    for pairs in block_pairs():
+        for n, (key, doc, count) in pairs.items():
             row = np.searchsorted(keys[n], key)
             np.add.at(ss[n], row, (count / size_arr[doc] - means[n][row]) ** 2)
     frames = []
@@ -463,22 +511,25 @@ def keyness_actors(
     dropped from the terms unless ``drop_actor_terms`` is False (they would be key by
     construction). The frame's ``attrs`` record the sentence counts on each side.
     """
-    opts = {"min_freq": min_freq, "overlap": overlap, "drop_actor_terms": drop_actor_terms}
-    return keyness_actors_blocks(lambda: iter([terms]), mentions, gaz, target, reference, **opts)
+    tally = keyness_actors_tally(terms, mentions, gaz, target, reference, overlap, drop_actor_terms)
+    return keyness_actors_tallied(tally, target, reference, min_freq, overlap)
 
 
-def keyness_actors_blocks(
-    blocks: Blocks,
+def keyness_actors_tally(
+    terms: pd.DataFrame,
     mentions: pd.DataFrame,
     gaz: Gazetteer,
     target: str = "France",
     reference: str = "Russia",
-    min_freq: int = 3,
     overlap: str = "exclude",
     drop_actor_terms: bool = True,
-) -> pd.DataFrame:
-    """:func:`keyness_actors` of a term table given in consecutive parts of whole articles (``blocks()``,
-    read twice): the counts of the parts add up, so the table is the same however the articles are cut.
+) -> Counter:
+    """The counts behind :func:`keyness_actors` in these articles (their term and mention rows).
+
+    Keys: ``("target", term)`` and ``("reference", term)``, the term's occurrences in each
+    side's sentences; ``("sentences", "target")`` and ``("sentences", "reference")``, the
+    sentences on each side. A sentence belongs to one article, so the tallies of disjoint
+    sets of articles add up to the corpus's (see :func:`keyness_actors_tallied`).
     """
     if overlap not in ("exclude", "both"):
         raise InputError(
@@ -488,51 +539,61 @@ def keyness_actors_blocks(
     st, sr = actor_sentences(mentions, gaz, target), actor_sentences(mentions, gaz, reference)
     if overlap == "exclude":
         st, sr = st - sr, sr - st
-    vocab_list = _vocabulary(blocks)
-    vocab, vocab_arr = pd.Index(vocab_list, dtype=object), np.array(vocab_list, dtype=object)
-    keep = ~np.isin(vocab_arr, list(actor_terms(gaz, [target, reference]))) if drop_actor_terms else None
-    ca = np.zeros(len(vocab_list), dtype=np.int64)
-    cb = np.zeros(len(vocab_list), dtype=np.int64)
-    # each side's sentences as (article code, sentence number) arrays, the codes over the articles they name
-    sent_docs = pd.Index(sorted({d for d, _ in st | sr}), dtype=object)
-
-    def _arrays(sents: set[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+    tally: Counter = Counter({("sentences", "target"): len(st), ("sentences", "reference"): len(sr)})
+    if not st and not sr:
+        return tally
+    # sentences as integer keys (article code, sentence number): one vectorised membership test per side
+    named_docs = pd.Index(sorted({d for d, _ in st | sr}), dtype=object)
+    d_code, d_names = pd.factorize(terms["doc_id"])
+    named = named_docs.get_indexer(d_names).astype(np.int64)  # -1: an article neither side names
+    sid = terms["sentence_id"].to_numpy(dtype=np.int64)
+    sides = []
+    for sents in (st, sr):
         docs_, sids = zip(*sents) if sents else ((), ())
-        return sent_docs.get_indexer(list(docs_)).astype(np.int64), np.array(sids, dtype=np.int64)
+        sides.append((named_docs.get_indexer(list(docs_)).astype(np.int64), np.array(sids, dtype=np.int64)))
+    stride = max([int(sid.max(initial=0))] + [int(s.max(initial=0)) for _, s in sides]) + 1
+    g = named[d_code]
+    keys = np.where(g >= 0, g * stride + sid, -1)
+    del d_code, sid, g
+    term_col = terms["term"]
+    kept = ~term_col.isin(actor_terms(gaz, [target, reference])).to_numpy() if drop_actor_terms else None
+    for label, (code, s) in zip(("target", "reference"), sides):
+        hit = np.isin(keys, code * stride + s)
+        if kept is not None:
+            hit &= kept
+        for term, n in term_col[hit].value_counts(sort=False).items():
+            tally[(label, str(term))] += int(n)
+    return tally
 
-    sides = [_arrays(st), _arrays(sr)]
-    top_sid = max([int(sid.max(initial=0)) for _, sid in sides])
-    for terms in blocks():
-        # sentences as integer keys (article code, sentence number): one vectorised membership test
-        d_code, d_names = pd.factorize(terms["doc_id"])
-        named = sent_docs.get_indexer(d_names).astype(np.int64)  # -1: an article neither side names
-        sid = terms["sentence_id"].to_numpy(dtype=np.int64)
-        stride = max(top_sid, int(sid.max(initial=0))) + 1
-        g = named[d_code]
-        keys = np.where(g >= 0, g * stride + sid, -1)
-        del d_code, sid, g
-        here = named[named >= 0]
-        # each side's keys in this block's articles only (a small set for the membership test)
-        in_t, in_r = (np.isin(keys, code[m] * stride + s[m]) for code, s in sides for m in [np.isin(code, here)])
-        del keys
-        # counted on integer term codes (the same table as textstat_keyness of the two selections, tested):
-        # no Python string per selected term
-        codes = _codes_in(terms["term"], vocab)
-        if keep is not None:
-            in_t &= keep[codes]
-            in_r &= keep[codes]
-        ca += np.bincount(codes[in_t], minlength=len(vocab_list))
-        cb += np.bincount(codes[in_r], minlength=len(vocab_list))
-    _keyness_check(not ca.sum(), not cb.sum(), min_freq, target, reference)
-    chosen = sorted(np.flatnonzero(ca + cb >= min_freq).tolist(), key=vocab_arr.__getitem__)
+
+def keyness_actors_tallied(
+    tally: Counter, target: str = "France", reference: str = "Russia", min_freq: int = 3, overlap: str = "exclude"
+) -> pd.DataFrame:
+    """The table of :func:`keyness_actors` from its counts (:func:`keyness_actors_tally`, summed over blocks of articles)."""
+    ca: dict[str, int] = {}
+    cb: dict[str, int] = {}
+    for (side, term), n in tally.items():
+        if side == "target":
+            ca[term] = n
+        elif side == "reference":
+            cb[term] = n
+    n1, n2 = sum(ca.values()), sum(cb.values())
+    _keyness_check(not n1, not n2, min_freq, target, reference)
+    chosen = sorted(t for t in ca.keys() | cb.keys() if ca.get(t, 0) + cb.get(t, 0) >= min_freq)
     out = _keyness_table(
-        vocab_arr[chosen].tolist(),
-        ca[chosen].astype(float),
-        cb[chosen].astype(float),
-        int(ca.sum()),
-        int(cb.sum()),
+        chosen,
+        np.array([ca.get(t, 0) for t in chosen], dtype=float),
+        np.array([cb.get(t, 0) for t in chosen], dtype=float),
+        n1,
+        n2,
         target,
         reference,
     )
-    out.attrs.update({"n_target_sentences": len(st), "n_reference_sentences": len(sr), "overlap": overlap})
+    out.attrs.update(
+        {
+            "n_target_sentences": tally.get(("sentences", "target"), 0),
+            "n_reference_sentences": tally.get(("sentences", "reference"), 0),
+            "overlap": overlap,
+        }
+    )
     return out

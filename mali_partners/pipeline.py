@@ -19,10 +19,12 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,9 @@ from .corpus import corpus_load
 from .errors import InputError, Problem
 from .gazetteer import Gazetteer, gazetteer_load
 from .text import corpus_sentences, read_list, sentences_tokens, tokens_compact
+
+if TYPE_CHECKING:
+    from .engine import BlockMemo
 
 FOCAL_PARTNERS = ["France", "Russia"]
 
@@ -70,6 +75,9 @@ class Analysis:
     lexicon: traj.Lexicon
     window: int
     provenance: dict = field(default_factory=dict)
+    # with a cache (see :func:`run`): the per-block results of the table jobs, and one key per article of ``docs``
+    memo: BlockMemo | None = None
+    block_keys: list[str] | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -98,12 +106,29 @@ class Analysis:
         The same table as over the whole term table at once (see
         :func:`frequency.textstat_frequency_blocks`); a job holds one block's arrays.
         """
-        return freq.textstat_frequency_blocks(self._blocks_of("terms"), self.doc_sizes, ngram=ngram)
+        if self.memo is None:
+            return freq.textstat_frequency_blocks(self._blocks_of("terms"), self.doc_sizes, ngram=ngram)
+        ngrams = [ngram] if isinstance(ngram, int) else list(ngram)
+
+        def blocks() -> Iterator[freq.BlockTerms]:  # each block's counts, from the memo where it has them
+            return memo_blocks(
+                self, "frequency", repr(ngrams), ("docs", "terms"), lambda b: freq.block_terms(b["terms"], ngrams)
+            )
+
+        return freq.textstat_frequency_blocks(blocks, self.doc_sizes, ngram=ngrams)
 
     def keyness(self, target: str = "France", reference: str = "Russia", min_freq: int = 3) -> pd.DataFrame:
         """Keyness of the sentences naming ``target`` against those naming ``reference``."""
-        terms = self._blocks_of("terms")
-        return freq.keyness_actors_blocks(terms, self.mentions, self.gazetteer, target, reference, min_freq=min_freq)
+        tally: Counter = Counter()
+        for part in memo_blocks(
+            self,
+            "keyness",
+            repr((target, reference)),
+            ("docs", "terms", "mentions"),
+            lambda b: freq.keyness_actors_tally(b["terms"], b["mentions"], self.gazetteer, target, reference),
+        ):
+            tally += part
+        return freq.keyness_actors_tallied(tally, target, reference, min_freq)
 
     def cooccurrence(self, **kw) -> pd.DataFrame:
         """Partner co-occurrence at the three levels (see :func:`cooccurrence.textstat_cooccurrence`).
@@ -113,8 +138,14 @@ class Analysis:
         """
         kw.setdefault("window", self.window)
         tally = cooc.Tally()
-        for b in article_blocks(self, ("docs", "mentions", "tokens")):
-            tally += cooc.cooccurrence_tally(b["mentions"], b["tokens"], self.gazetteer, **kw)
+        for part in memo_blocks(
+            self,
+            "cooccurrence",
+            repr(sorted(kw.items())),
+            ("docs", "mentions", "tokens"),
+            lambda b: cooc.cooccurrence_tally(b["mentions"], b["tokens"], self.gazetteer, **kw),
+        ):
+            tally += part
         return cooc.textstat_cooccurrence_tallied(tally, len(self.sentences), len(self.docs), **kw)
 
     def collocates(self, actors: list[str] | None = None, **kw) -> pd.DataFrame:
@@ -123,8 +154,16 @@ class Analysis:
         kw.setdefault("window", self.window)
         counting = {k: kw.pop(k) for k in ("with_children",) if k in kw}
         tally = cooc.Tally()
-        for b in article_blocks(self, ("docs", "mentions", "tokens")):
-            tally += cooc.collocates_tally(b["mentions"], b["tokens"], self.gazetteer, actors, kw["window"], **counting)
+        for part in memo_blocks(
+            self,
+            "collocates",
+            repr((list(actors), kw["window"], sorted(counting.items()))),
+            ("docs", "mentions", "tokens"),
+            lambda b: cooc.collocates_tally(
+                b["mentions"], b["tokens"], self.gazetteer, actors, kw["window"], **counting
+            ),
+        ):
+            tally += part
         return cooc.textstat_collocates_tallied(tally, actors, **kw)
 
     def trajectory(self, partners: list[str] | None = None, period: str = "year", **kw) -> pd.DataFrame:
@@ -383,7 +422,15 @@ def run(
         prov["skipped"] = [{"file": p.file, "where": p.where, "problem": p.message} for p in skipped]
         if stats is not None:
             stats["skipped"] = [str(p).replace("\n", "\n    ") for p in skipped]
-    return Analysis(docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched, gaz, lex, window, prov)
+    memo = keys = None
+    if cache_dir is not None:
+        from .engine import BlockMemo, article_keys, config_hash
+
+        cfg = config_hash(gaz, lex)
+        memo, keys = BlockMemo(cache_dir, cfg), article_keys(docs, cfg)
+    return Analysis(
+        docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched, gaz, lex, window, prov, memo, keys
+    )
 
 
 # ----------------------------------------------------------------------------- tables
@@ -745,20 +792,36 @@ def _article_runs(doc_ids: pd.Series) -> tuple[np.ndarray, pd.Series]:
 
 
 def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = None) -> Iterator[dict[str, pd.DataFrame]]:
-    """``frames`` of the analysis cut into consecutive blocks of ``size`` articles (default :data:`BLOCK_ARTICLES`).
+    """``frames`` of the analysis cut into consecutive blocks of about ``size`` articles (default :data:`BLOCK_ARTICLES`).
 
     Each block holds those articles' rows of every frame (views, not copies). A table made
     row by row from each article's own rows (KWIC lines, the row tables) is the
     concatenation of the blocks' tables, and a table of counts the sum of the blocks'
     counts, so a job holds one block's rows, not the corpus's. The frames must hold each
     article's rows together in corpus order, as :func:`run` makes them; when one does not,
-    the whole analysis is one block. There is always at least one block.
+    the whole analysis is one block. There is always at least one block. With article keys
+    (``an.block_keys``, a run with a cache) the edges are drawn from them
+    (:func:`engine.content_edges`), else every ``size`` articles.
     """
+    for _, _, block in _article_block_ranges(an, frames, size):
+        yield block
+
+
+def _article_block_ranges(
+    an: Analysis, frames: tuple[str, ...], size: int | None = None
+) -> Iterator[tuple[int, int, dict[str, pd.DataFrame]]]:
+    """:func:`article_blocks` with each block's first and end article position in ``an.docs``."""
+    from .engine import content_edges
+
     size = BLOCK_ARTICLES if size is None else size
-    edges = np.arange(0, len(an.docs), max(1, size))
+    n = len(an.docs)
+    if an.block_keys is not None and len(an.block_keys) == n:
+        edges = np.asarray(content_edges(an.block_keys, size), dtype=np.int64)
+    else:
+        edges = np.arange(0, n, max(1, size))
     whole = {name: getattr(an, name) for name in frames}
     if len(edges) <= 1:
-        yield whole
+        yield 0, n, whole
         return
     doc_index = pd.Index(an.docs["doc_id"])
     starts: dict[str, np.ndarray] = {}
@@ -769,7 +832,7 @@ def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = Non
         rows, ids = _article_runs(whole[name]["doc_id"])
         pos = doc_index.get_indexer(ids)  # each run's article, as its position in the corpus
         if (pos < 0).any() or (np.diff(pos) <= 0).any():  # not in corpus order, or an article in two runs
-            yield whole
+            yield 0, n, whole
             return
         starts[name] = np.r_[rows, len(whole[name])][np.searchsorted(pos, edges)]
     for k in range(len(edges)):
@@ -778,7 +841,34 @@ def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = Non
             a = int(starts[name][k])
             b = int(starts[name][k + 1]) if k + 1 < len(edges) else len(df)
             block[name] = df.iloc[a:b]
-        yield block
+        yield int(edges[k]), int(edges[k + 1]) if k + 1 < len(edges) else n, block
+
+
+def memo_blocks(
+    an: Analysis, what: str, params: str, frames: tuple[str, ...], compute: Callable[[dict[str, pd.DataFrame]], Any]
+) -> Iterator[Any]:
+    """``compute(block)`` for each block of :func:`article_blocks`, read from ``an.memo`` where it holds it.
+
+    Without a memo every block is computed. With one, a block's result is stored under its
+    articles' keys, ``what`` and ``params`` (which must name every parameter ``compute``
+    uses), so a rerun computes only the blocks whose articles changed (see
+    :class:`engine.BlockMemo`). The results are the same either way (tested).
+    """
+    memo = an.memo
+    if memo is None or an.block_keys is None:
+        for block in article_blocks(an, frames):
+            yield compute(block)
+        return
+    used: set[str] = set()
+    for a, b, block in _article_block_ranges(an, frames):
+        key = memo.block_key(what, params, an.block_keys[a:b])
+        used.add(key)
+        value = memo.get(what, key)
+        if value is None:
+            value = compute(block)
+            memo.put(what, key, value)
+        yield value
+    memo.sweep(what, used)
 
 
 def _table_job(an: Analysis, job: str, partners: list[str]) -> Iterator[dict[str, pd.DataFrame]]:
@@ -798,8 +888,14 @@ def _table_job(an: Analysis, job: str, partners: list[str]) -> Iterator[dict[str
     elif job == "cooccurrence":
         yield {"cooccurrence": an.cooccurrence(), "collocates": an.collocates()}
     elif job == "kwic":
-        for b in article_blocks(an, ("docs", "sentences", "mentions")):
-            yield {"kwic": act.kwic(b["mentions"], b["sentences"], b["docs"], width=60)}
+        for lines in memo_blocks(
+            an,
+            "kwic",
+            "width=60",
+            ("docs", "sentences", "mentions"),
+            lambda b: act.kwic(b["mentions"], b["sentences"], b["docs"], width=60),
+        ):
+            yield {"kwic": lines}
     elif job == "actors":
         yield {
             "actor_counts": an.actor_counts(),
