@@ -496,8 +496,9 @@ class BlockMemo:
     is computed again. Each result is one file in ``<cache>/tables-<configuration>/<what>/``:
     a DataFrame as Arrow IPC compressed with zstd (a block of KWIC lines: 0.7 MB where a pickle
     took 15, and read back 50x faster), anything else (a :class:`collections.Counter` of
-    counts) as a pickle. The folders of other configurations are removed, since they can
-    never be hit again.
+    counts, a block's :class:`frequency.BlockTerms`) as a pickle compressed with zstd
+    (``.pkl.zst``: a block's term counts take 0.9 MB instead of 11). The folders of other
+    configurations are removed, since they can never be hit again.
     """
 
     def __init__(self, cache_dir: str | os.PathLike[str], cfg: str) -> None:
@@ -522,9 +523,12 @@ class BlockMemo:
                 with pa.memory_map(str(path)) as source:
                     value = pa.ipc.open_file(source).read_all().to_pandas()
             else:
-                path = path.with_suffix(".pkl")
-                with open(path, "rb") as f:
-                    value = pickle.load(f)
+                import pyarrow as pa
+
+                path = path.with_suffix(".pkl.zst")
+                data = path.read_bytes()
+                size = int.from_bytes(data[:8], "little")
+                value = pickle.loads(pa.decompress(data[8:], size, codec="zstd", asbytes=True))
             os.utime(path)
         except Exception:  # missing, truncated or foreign: compute it again
             self.misses += 1
@@ -541,7 +545,7 @@ class BlockMemo:
                 for other in self.root.parent.glob("tables-*"):
                     if other != self.root:
                         shutil.rmtree(other, ignore_errors=True)
-            suffix = ".arrow" if isinstance(value, pd.DataFrame) else ".pkl"
+            suffix = ".arrow" if isinstance(value, pd.DataFrame) else ".pkl.zst"
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -553,7 +557,11 @@ class BlockMemo:
                         with pa.ipc.new_file(f, table.schema, options=options) as writer:
                             writer.write_table(table)
                     else:
-                        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                        import pyarrow as pa
+
+                        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                        f.write(len(data).to_bytes(8, "little"))
+                        f.write(pa.compress(data, codec="zstd", asbytes=True))
                 os.replace(tmp, folder / f"{key}{suffix}")
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -580,7 +588,7 @@ class BlockMemo:
             if p.name.startswith(".tmp-"):
                 if now - mtime > STALE_TEMPORARY_S:
                     gone.append(p)
-            elif p.stem not in used:
+            elif p.name.split(".")[0] not in used:
                 results.append((mtime, p))
         keep_others = max(0, MEMO_KEEP * max(len(used), 1) - len(used))
         gone += [p for _, p in sorted(results, reverse=True)[keep_others:]]
