@@ -76,7 +76,7 @@ def test_block_memo_stores_frames_as_arrow_and_counts_as_pickles(tmp_path):
     memo.put("kwic", key_f, frame)
     memo.put("cooccurrence", key_t, tally)
     assert (memo.root / "kwic" / f"{key_f}.arrow").is_file()
-    assert (memo.root / "cooccurrence" / f"{key_t}.pkl.zst").is_file()
+    assert (memo.root / "cooccurrence" / f"{key_t}.pkl.lz4").is_file()
     pd.testing.assert_frame_equal(memo.get("kwic", key_f), frame)
     assert memo.get("cooccurrence", key_t) == tally and memo.hits == 2
     # a truncated file is a miss (computed again), not an error
@@ -105,7 +105,7 @@ def test_block_memo_sweep_keeps_the_used_results_and_the_most_recent_others(tmp_
     memo = eng.BlockMemo(tmp_path, "d" * 64)
     for i in range(12):
         memo.put("kwic", f"{i:032d}", Counter({i: 1}))
-        os.utime(memo.root / "kwic" / f"{i:032d}.pkl.zst", (1000 + i, 1000 + i))  # result i used at time 1000 + i
+        os.utime(memo.root / "kwic" / f"{i:032d}.pkl.lz4", (1000 + i, 1000 + i))  # result i used at time 1000 + i
     (memo.root / "kwic" / ".tmp-old.pkl").write_bytes(b"x")
     os.utime(memo.root / "kwic" / ".tmp-old.pkl", (0, 0))
     (memo.root / "kwic" / ".tmp-now.pkl").write_bytes(b"x")
@@ -114,7 +114,7 @@ def test_block_memo_sweep_keeps_the_used_results_and_the_most_recent_others(tmp_
     left = sorted(p.name for p in (memo.root / "kwic").iterdir())
     # MEMO_KEEP x 2 used = 8 files: the 2 used and the 6 most recent others (6..11); 2..5 and the old temporary go
     assert len(gone) == 5 and ".tmp-old.pkl" not in left and ".tmp-now.pkl" in left
-    assert [n for n in left if not n.startswith(".")] == [f"{i:032d}.pkl.zst" for i in (0, 1, 6, 7, 8, 9, 10, 11)]
+    assert [n for n in left if not n.startswith(".")] == [f"{i:032d}.pkl.lz4" for i in (0, 1, 6, 7, 8, 9, 10, 11)]
 
 
 def test_block_terms_recoded_for_the_corpus_by_hand():
@@ -192,7 +192,7 @@ def test_memo_is_beside_the_per_article_cache_and_survives_a_lost_result(corpus_
     first = _run(corpus_copy, cache, tmp_path / "first")
     assert first.memo.root.parent == cache and first.memo.root.name.startswith("tables-")
     for f in first.memo.root.rglob("*.*"):
-        f.unlink() if f.name.endswith(".zst") else f.write_bytes(b"")  # lost and truncated results
+        f.unlink() if f.name.endswith(".lz4") else f.write_bytes(b"")  # lost and truncated results
     again = _run(corpus_copy, cache, tmp_path / "again")
     assert again.memo.misses > 0
     assert _files(tmp_path / "again") == _files(tmp_path / "first")
