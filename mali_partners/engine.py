@@ -28,7 +28,9 @@ writes each chunk's frames into the new store as soon as they are computed, and 
 store is written the frames returned are its mapped ones: the rows of the whole corpus
 are never all held by this process, and the corpus-level steps (frequency,
 co-occurrence, trajectory), which are recomputed from all rows, read them from the page
-cache.
+cache. Beside the stores, a :class:`BlockMemo` keeps the table jobs' results for blocks
+of articles (counts, KWIC lines) under the blocks' article keys, so a rerun recounts only
+the blocks whose articles changed.
 
 :func:`corpus_load_valid` loads only the articles without problems, for
 ``mali-partners analyse --skip-invalid``.
@@ -505,6 +507,17 @@ class BlockMemo:
         self.cfg = cfg
         self.root = Path(cache_dir) / f"tables-{cfg[:20]}"
         self.hits = self.misses = 0
+        self._bound: dict[str, Any] = {}
+
+    def bind(self, owner: object, names: Iterable[str]) -> None:
+        """Serve only these attributes of ``owner`` (the frames and gazetteer of one run), held by weak references."""
+        import weakref
+
+        self._bound = {name: weakref.ref(getattr(owner, name)) for name in names}
+
+    def serves(self, owner: object, names: Iterable[str]) -> bool:
+        """Whether each of these attributes of ``owner`` is the object the memo was bound to."""
+        return all(name in self._bound and self._bound[name]() is getattr(owner, name) for name in names)
 
     def block_key(self, what: str, params: str, keys: list[str]) -> str:
         """The key of one block's result: the job, its parameters and the block's article keys, in order."""

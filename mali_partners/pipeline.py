@@ -428,9 +428,12 @@ def run(
 
         cfg = config_hash(gaz, lex)
         memo, keys = BlockMemo(cache_dir, cfg), article_keys(docs, cfg)
-    return Analysis(
+    an = Analysis(
         docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched, gaz, lex, window, prov, memo, keys
     )
+    if memo is not None:
+        memo.bind(an, (*DOC_FRAMES, "gazetteer"))
+    return an
 
 
 # ----------------------------------------------------------------------------- tables
@@ -809,18 +812,23 @@ def article_blocks(an: Analysis, frames: tuple[str, ...], size: int | None = Non
         yield block
 
 
-def _article_block_ranges(
-    an: Analysis, frames: tuple[str, ...], size: int | None = None
-) -> Iterator[tuple[int, int, dict[str, pd.DataFrame]]]:
-    """:func:`article_blocks` with each block's first and end article position in ``an.docs``."""
+def _block_edges(an: Analysis, size: int | None = None) -> np.ndarray:
+    """Where each block of :func:`article_blocks` starts (positions in ``an.docs``)."""
     from .engine import content_edges
 
     size = BLOCK_ARTICLES if size is None else size
     n = len(an.docs)
     if an.block_keys is not None and len(an.block_keys) == n:
-        edges = np.asarray(content_edges(an.block_keys, size), dtype=np.int64)
-    else:
-        edges = np.arange(0, n, max(1, size))
+        return np.asarray(content_edges(an.block_keys, size), dtype=np.int64)
+    return np.arange(0, n, max(1, size))
+
+
+def _article_block_ranges(
+    an: Analysis, frames: tuple[str, ...], size: int | None = None
+) -> Iterator[tuple[int, int, dict[str, pd.DataFrame]]]:
+    """:func:`article_blocks` with each block's first and end article position in ``an.docs``."""
+    n = len(an.docs)
+    edges = _block_edges(an, size)
     whole = {name: getattr(an, name) for name in frames}
     if len(edges) <= 1:
         yield 0, n, whole
@@ -854,19 +862,31 @@ def memo_blocks(
     Without a memo every block is computed. With one, a block's result is stored under its
     articles' keys, ``what`` and ``params`` (which must name every parameter ``compute``
     uses), so a rerun computes only the blocks whose articles changed (see
-    :class:`engine.BlockMemo`). The results are the same either way (tested).
+    :class:`engine.BlockMemo`); the frames are cut into blocks only when a block is not in
+    the memo. A memo serves only the frames :func:`run` made it for: an analysis with other
+    frames or another gazetteer (``dataclasses.replace``) is counted afresh. The results
+    are the same either way (tested).
     """
     memo = an.memo
-    if memo is None or an.block_keys is None:
+    if memo is None or an.block_keys is None or not memo.serves(an, ("docs", "gazetteer", *frames)):
         for block in article_blocks(an, frames):
             yield compute(block)
         return
+    n = len(an.docs)
+    edges = [int(e) for e in _block_edges(an)]
+    bounds = list(zip(edges, [*edges[1:], n])) if len(edges) > 1 else [(0, n)]
+    blocks = None  # the frames cut into blocks, from the first block the memo does not hold
     used: set[str] = set()
-    for a, b, block in _article_block_ranges(an, frames):
+    for a, b in bounds:
         key = memo.block_key(what, params, an.block_keys[a:b])
         used.add(key)
         value = memo.get(what, key)
         if value is None:
+            if blocks is None:
+                blocks = _article_block_ranges(an, frames)
+            block = next((blk for a2, b2, blk in blocks if (a2, b2) == (a, b)), None)
+            if block is None:  # frames made by run() are in corpus order: cannot happen
+                raise RuntimeError(f"{what}: the analysis frames are not in corpus order")
             value = compute(block)
             memo.put(what, key, value)
         yield value

@@ -3,6 +3,7 @@ and tables that do not depend on it."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -173,10 +174,26 @@ def test_memo_tables_are_the_tables_without_it_and_an_added_article_recounts_its
     warm = _run(corpus, cache, tmp_path / "warm")
     assert warm.memo.misses == 0 and warm.memo.hits == GETS_PER_BLOCK * n_blocks
     assert _files(tmp_path / "cold") == _files(tmp_path / "plain") == _files(tmp_path / "warm")
+    # every block in the memo: the frames are not even cut into blocks
+    cuts = []
+    real_cut = pl._article_block_ranges
+    monkeypatch.setattr(
+        pl, "_article_block_ranges", lambda an, frames, size=None: cuts.append(frames) or real_cut(an, frames, size)
+    )
+    from_memo = warm.frequency(ngram=[1, 2, 3])
+    assert cuts == []
+    pd.testing.assert_frame_equal(from_memo, plain.frequency(ngram=[1, 2, 3]), check_exact=True)
+    assert cuts  # (without a memo they are)
     assert sorted(p.name for p in cold.memo.root.iterdir()) == sorted(MEMOIZED)
     # other parameters are other results: a window of 4 is counted, not read from the window of 10
     pd.testing.assert_frame_equal(warm.cooccurrence(window=4), plain.cooccurrence(window=4))
     assert not warm.cooccurrence(window=4).equals(warm.cooccurrence())
+    # an analysis with other frames does not use the memo of the run that made the originals
+    first_half = warm.mentions[warm.mentions["doc_id"].isin(warm.docs["doc_id"].iloc[:45])]
+    hits = warm.memo.hits
+    edited = dataclasses.replace(warm, mentions=first_half)
+    pd.testing.assert_frame_equal(edited.cooccurrence(), dataclasses.replace(plain, mentions=first_half).cooccurrence())
+    assert warm.memo.hits == hits and not edited.cooccurrence().equals(warm.cooccurrence())
 
     add_article(corpus, 90)
     plus = _run(corpus, cache, tmp_path / "plus")
