@@ -565,7 +565,7 @@ class BlockMemo:
                     if suffix == ".arrow":
                         import pyarrow as pa
 
-                        table = pa.Table.from_pandas(value)
+                        table = pa.Table.from_pandas(value, nthreads=1)
                         options = pa.ipc.IpcWriteOptions(compression="zstd")
                         with pa.ipc.new_file(f, table.schema, options=options) as writer:
                             writer.write_table(table)
