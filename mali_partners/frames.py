@@ -66,6 +66,24 @@ def array_take(values: pd.Series, rows: np.ndarray) -> ExtensionArray:
     return pd.arrays.ArrowExtensionArray(out)
 
 
+STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
+
+
+def str_array(values: pa.Array | pa.ChunkedArray) -> ExtensionArray:
+    """An Arrow string array as a pandas ``str`` column, without converting the values to Python strings.
+
+    >>> import pyarrow as pa
+    >>> pd.Series(str_array(pa.array(["a", "b"], type=pa.large_string()))).tolist()
+    ['a', 'b']
+    """
+    import pyarrow as pa
+
+    chunked = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+    if chunked.type != pa.large_string():  # pandas' own str columns are large_string
+        chunked = chunked.cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(chunked, dtype=STR)
+
+
 def frame_take(df: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """``df.iloc[rows]`` with a fresh RangeIndex, Arrow-backed columns taken chunk by chunk (:func:`array_take`)."""
     rows = np.asarray(rows, dtype=np.int64)

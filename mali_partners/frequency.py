@@ -20,6 +20,7 @@ import pandas as pd
 from . import stats
 from ._nltk import MWETokenizer, SnowballStemmer
 from .errors import InputError, Problem
+from .frames import STR, str_array
 from .gazetteer import Gazetteer
 from .text import normalise_token, stopwords, word_tokenizer
 
@@ -56,6 +57,17 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     the surface form it came from.
     """
     mwe = mwe_tokenizer(gaz) if gaz is not None else None
+    if stem or not len(tokens) or tokens["doc_id"].dtype != STR:
+        return _tokens_terms_loop(tokens, mwe, stem)
+    return _tokens_terms_columns(tokens, mwe)
+
+
+def _is_term(term: str, stops: frozenset[str]) -> bool:
+    return term not in stops and any(c.isalpha() for c in term)
+
+
+def _tokens_terms_loop(tokens: pd.DataFrame, mwe: MWETokenizer | None, stem: bool) -> pd.DataFrame:
+    """:func:`tokens_terms` sentence by sentence in Python (stems, and frames of other shapes)."""
     stops = stopwords()
     stemmer = SnowballStemmer("english") if stem else None
     rows = []
@@ -66,7 +78,7 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
         merged = mwe.tokenize(norms) if mwe is not None else norms
         pos = 0
         for term in merged:
-            if term in stops or not any(c.isalpha() for c in term):
+            if not _is_term(term, stops):
                 continue
             surface = term
             if stemmer is not None and MWE_SEP not in term:
@@ -74,6 +86,68 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
             rows.append((doc_id, sid, pos, term, surface))
             pos += 1
     return pd.DataFrame(rows, columns=["doc_id", "sentence_id", "position", "term", "surface"])
+
+
+def _tokens_terms_columns(tokens: pd.DataFrame, mwe: MWETokenizer | None) -> pd.DataFrame:
+    """:func:`tokens_terms` without stems, column by column: the same rows as :func:`_tokens_terms_loop`.
+
+    Only sentences holding the first word of a multiword name go through the
+    ``MWETokenizer``; in every other sentence the terms are its tokens that are not
+    stopwords, a filter over whole columns (each distinct token tested once).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stops = stopwords()
+    sent = tokens.groupby(["doc_id", "sentence_id"], sort=False).ngroup().to_numpy()  # in order of first token
+    order = np.argsort(sent, kind="stable") if (np.diff(sent) < 0).any() else np.arange(len(sent))
+    sent = sent[order]
+    coded = pc.dictionary_encode(pa.array(tokens["norm"]).take(pa.array(order)))
+    if isinstance(coded, pa.ChunkedArray):
+        coded = coded.combine_chunks()
+    words = coded.dictionary.to_pylist()
+    code = coded.indices.to_numpy()
+    keep = np.array([_is_term(w, stops) for w in words], dtype=bool)[code]
+    starts_mwe = np.array([w in mwe._mwes for w in words], dtype=bool)[code] if mwe is not None else keep & False
+    slow = np.zeros(sent[-1] + 1, dtype=bool)
+    slow[sent[starts_mwe]] = True
+    fast = keep & ~slow[sent]
+    # slow sentences: the MWETokenizer over their tokens, as the loop does
+    slow_rows = np.flatnonzero(slow[sent])
+    slow_sent: list[int] = []
+    slow_terms: list[str] = []
+    if len(slow_rows):
+        edges = np.flatnonzero(np.diff(sent[slow_rows])) + 1
+        norms = np.asarray(words, dtype=object)[code[slow_rows]]
+        for part in np.split(np.arange(len(slow_rows)), edges):
+            terms = [t for t in mwe.tokenize(norms[part].tolist()) if _is_term(t, stops)]
+            slow_sent += [int(sent[slow_rows[part[0]]])] * len(terms)
+            slow_terms += terms
+    term_sent = np.concatenate([sent[fast], np.asarray(slow_sent, dtype=sent.dtype)])
+    term = pa.concat_arrays(
+        [
+            pa.array(words, type=pa.large_string()).take(pa.array(code[fast])),
+            pa.array(slow_terms, type=pa.large_string()),
+        ]
+    )
+    by = np.argsort(term_sent, kind="stable")  # each sentence is all fast or all slow: its terms stay in order
+    term_sent = term_sent[by]
+    term = term.take(pa.array(by))
+    first_row = np.flatnonzero(np.r_[True, np.diff(sent) != 0])  # each sentence's first token
+    rows = order[first_row[term_sent]]
+    new_sentence = np.r_[True, np.diff(term_sent) != 0]
+    idx = np.arange(len(term_sent))
+    position = idx - np.maximum.accumulate(np.where(new_sentence, idx, 0))
+    return pd.DataFrame(
+        {
+            "doc_id": str_array(pa.array(tokens["doc_id"]).take(pa.array(rows))),
+            "sentence_id": tokens["sentence_id"].to_numpy(dtype=np.int64)[rows],
+            "position": position.astype(np.int64),
+            "term": str_array(term),
+            "surface": str_array(term),
+        },
+        copy=False,
+    )
 
 
 CORPUS_TERM_COLUMNS = ("doc_id", "sentence_id", "position", "term")

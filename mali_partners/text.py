@@ -128,29 +128,50 @@ def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
 
     ``norm`` is the lower-cased token without a possessive; ``is_stop`` marks the
     repository's stopwords and tokens with no letter (numbers, punctuation).
+    Built column by column: Python touches each token once (its start and surface),
+    the rest is numpy and Arrow, and each distinct token is normalised once.
     """
+    cols = ["doc_id", "sentence_id", "token_id", "start", "end", "token", "norm", "is_stop"]
+    finditer, start_of, group_of = _TOKEN_RE.finditer, re.Match.start, re.Match.group
+    starts: list[int] = []
+    surfaces: list[str] = []
+    counts: list[int] = []
+    for text in sentences["text"].tolist():
+        found = list(finditer(text))
+        counts.append(len(found))
+        starts += map(start_of, found)
+        surfaces += map(group_of, found)
+    if not surfaces:  # as before: an empty frame of untyped columns
+        out = pd.DataFrame([], columns=cols)
+        out.attrs.update(sentences.attrs)
+        return out
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .frames import str_array
+
+    sent_of = np.repeat(np.arange(len(counts)), counts)  # each token's sentence (row)
+    doc_code = pd.factorize(sentences["doc_id"])[0][sent_of]
+    token_id = pd.Series(doc_code).groupby(doc_code, sort=False).cumcount().to_numpy()  # numbered in each article
+    start = np.asarray(starts, dtype=np.int64) + sentences["start"].to_numpy(dtype=np.int64)[sent_of]
+    token = pa.array(surfaces, type=pa.large_string())
+    coded = pc.dictionary_encode(token)  # each distinct token normalised once
     stops = stopwords()
-    rows = []
-    counters: dict[str, int] = {}
-    seen: dict[str, tuple[str, bool]] = {}  # token -> (norm, is_stop): tokens repeat, normalise each once
-    for doc_id, sid, start, text in zip(
-        sentences["doc_id"].tolist(),
-        sentences["sentence_id"].tolist(),
-        sentences["start"].tolist(),
-        sentences["text"].tolist(),
-    ):
-        n = counters.get(doc_id, 0)
-        for m in _TOKEN_RE.finditer(text):
-            token = m.group()
-            known = seen.get(token)
-            if known is None:
-                norm = normalise_token(token)
-                known = seen[token] = (norm, norm in stops or not any(c.isalpha() for c in norm))
-            s, e = m.span()
-            rows.append((doc_id, sid, n, start + s, start + e, token, known[0], known[1]))
-            n += 1
-        counters[doc_id] = n
-    out = pd.DataFrame(rows, columns=["doc_id", "sentence_id", "token_id", "start", "end", "token", "norm", "is_stop"])
+    norms = [normalise_token(t) for t in coded.dictionary.to_pylist()]
+    is_stop = np.array([n in stops or not any(c.isalpha() for c in n) for n in norms], dtype=bool)
+    out = pd.DataFrame(
+        {
+            "doc_id": str_array(pa.array(sentences["doc_id"]).take(pa.array(sent_of))),
+            "sentence_id": sentences["sentence_id"].to_numpy()[sent_of],
+            "token_id": token_id,
+            "start": start,
+            "end": start + pc.utf8_length(token).to_numpy().astype(np.int64),
+            "token": str_array(token),
+            "norm": str_array(pa.array(norms, type=pa.large_string()).take(coded.indices)),
+            "is_stop": is_stop[coded.indices.to_numpy()],
+        },
+        copy=False,
+    )
     out.attrs.update(sentences.attrs)
     return out
 

@@ -460,3 +460,36 @@ def test_nltk_imports_without_scipy_and_leaves_it_importable() -> None:
     assert got["spans"] == [[0, 16], [17, 29]]
     assert got["scipy_after"] is True
     assert abs(got["pmi"] - 1.7369655941662063) < 1e-12  # log2(2 * 20 / (3 * 4))
+
+
+def _tokens_by_loop(sentences: pd.DataFrame) -> list[tuple]:
+    """Brute force: NLTK's RegexpTokenizer spans sentence by sentence, one counter per article."""
+    stops = stopwords()
+    rows, counters = [], {}
+    for doc_id, sid, start, text in sentences[["doc_id", "sentence_id", "start", "text"]].itertuples(index=False):
+        for s, e in word_tokenizer().span_tokenize(text):
+            n = counters.get(doc_id, 0)
+            norm = normalise_token(text[s:e])
+            stop = norm in stops or not any(c.isalpha() for c in norm)
+            rows.append((doc_id, sid, n, start + s, start + e, text[s:e], norm, stop))
+            counters[doc_id] = n + 1
+    return rows
+
+
+def test_tokens_match_a_token_by_token_loop(seed_layers) -> None:
+    """The column-built token frame holds the rows of a plain loop over NLTK's tokenizer, seeds and hand cases."""
+    _, sentences, tokens = seed_layers
+    assert list(tokens.itertuples(index=False, name=None)) == _tokens_by_loop(sentences)
+    # an article's sentences apart (b between two of a's): token_id still counts on within a
+    odd = pd.DataFrame(
+        {
+            "doc_id": ["a", "b", "a"],
+            "sentence_id": [0, 0, 1],
+            "start": [0, 0, 20],
+            "text": ["Mali’s ties: 1,000 U.S. troops", "", "Goïta and d’État."],
+        }
+    )
+    got = sentences_tokens(odd)
+    assert list(got.itertuples(index=False, name=None)) == _tokens_by_loop(odd)
+    assert got["token_id"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert [str(t) for t in got.dtypes] == [str(t) for t in tokens.dtypes]

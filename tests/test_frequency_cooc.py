@@ -1062,3 +1062,31 @@ def test_doc_sizes_from_token_runs_are_the_tokens_per_article(an):
     extra = pd.DataFrame({"doc_id": ["new"], "text": [""]})
     silent = dataclasses.replace(an, docs=pd.concat([an.docs, extra], ignore_index=True))
     assert silent.doc_sizes["new"] == 0 and silent.doc_sizes.drop("new").equals(want)
+
+
+def test_terms_by_columns_match_the_sentence_loop(gaz):
+    """Cross-check: the column-built terms equal the sentence-by-sentence MWETokenizer loop, tokens in any order."""
+    docs = pd.DataFrame(
+        {
+            "doc_id": ["x", "y"],
+            "text": [
+                "The European Union met Mali. Russia left the West and the United States. 2022 was long.",
+                "European leaders and the Alliance of Sahel States. Nothing here. ECOWAS, the European Union.",
+            ],
+        }
+    )
+    tokens = sentences_tokens(corpus_sentences(docs))
+    shuffled = tokens.sample(frac=1, random_state=3).reset_index(drop=True)  # sentences interleaved
+    for frame in (tokens, shuffled, tokens[tokens["doc_id"].eq("y")]):
+        for g in (gaz, None):
+            mwe = fq.mwe_tokenizer(g) if g is not None else None
+            fast = fq.tokens_terms(frame, g)
+            pd.testing.assert_frame_equal(fast, fq._tokens_terms_loop(frame, mwe, stem=False), check_exact=True)
+    got = fq.tokens_terms(tokens, gaz)
+    assert got[got["doc_id"].eq("y")]["term"].tolist()[:4] == [
+        "european",
+        "leaders",
+        "alliance of sahel states",
+        "nothing",
+    ]
+    assert got["position"].tolist()[:3] == [0, 1, 2]
