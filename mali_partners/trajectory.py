@@ -50,7 +50,9 @@ _CONCESSIVE = re.compile(
 _POSTING = re.compile(
     r"\b(?:ambassador|embassy|envoy)\b[^.;]{0,30}\b(?:in|to|at)\s+(?:the\s+)?$", re.I
 )  # "ambassador in Paris" is a relation with France
+_CONCESSIVE_WORDS = ("despite", "spite", "notwithstanding")  # a sentence without one of them concedes nothing
 _VENUE = re.compile(r"\b(?:in|at|from|to)\s+(?:the\s+)?$", re.I)
+_SCOPE_END = re.compile(r"[,;:\u201c\u201d\"]")  # a negator's or modal's scope ends at this punctuation
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
 
@@ -406,12 +408,14 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
     hits.sort(key=lambda h: h[0])
     out = []
     prev_start = prev_end = 0
+    # the same lower-cased pre-test as the cues': without one of these words _CONCESSIVE cannot match
+    concessive = any(w in low for w in _CONCESSIVE_WORDS)
     for s, e, c in hits:
-        before = re.split(r"[,;:\u201c\u201d\"]", text[prev_end:s])[-1]  # scope ends at punctuation
+        before = _SCOPE_END.split(text[prev_end:s])[-1]  # scope ends at punctuation
         window = " ".join(_WORD.findall(before)[-lex.negation_window :])
         negated = bool(lex._neg.search(window))
         # a modal may be the previous cue itself ("threatened to withdraw")
-        before_modal = re.split(r"[,;:\u201c\u201d\"]", text[prev_start:s])[-1]
+        before_modal = _SCOPE_END.split(text[prev_start:s])[-1]
         modal = bool(lex._mod.search(" ".join(_WORD.findall(before_modal)[-(lex.negation_window + 2) :])))
         if (
             modal
@@ -423,7 +427,7 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
             # the previous cue is itself the modal ("threatened to withdraw"): it frames this cue, it is not an act of its own
             out[-1]["effective"] = 0.0
             out[-1]["modal"] = True
-        conceded = bool(_CONCESSIVE.search(text[:s]))
+        conceded = concessive and bool(_CONCESSIVE.search(text[:s]))
         eff = (
             c.weight
             * (lex.negation_factor if negated else 1.0)
@@ -492,13 +496,14 @@ def attribute_cue(
     where = "clause"
     if not pool:
         return [], "no partner in the cue's clause"
-    after = [c for c in pool if c[0] >= span[1] and _word_gap(text, span, (c[0], c[1])) <= object_gap]
+    gaps = [_word_gap(text, span, (c[0], c[1])) for c in pool]  # each counted once
+    after = [c for c, g in zip(pool, gaps) if c[0] >= span[1] and g <= object_gap]
     if after:
         best = min(after, key=lambda c: c[0])
         how = f"object: the first partner after the cue in the {where}"
     else:
-        best = min(pool, key=lambda c: (_word_gap(text, span, (c[0], c[1])), c[0]))
-        gap = _word_gap(text, span, (best[0], best[1]))
+        i = min(range(len(pool)), key=lambda i: (gaps[i], pool[i][0]))  # the first of the nearest, as min(pool) gives
+        best, gap = pool[i], gaps[i]
         if gap > max_gap:
             return [], f"no partner within {max_gap} words"
         how = f"nearest partner in the {where} ({gap} words away)"
@@ -553,7 +558,7 @@ def relations_score(
     unit_rows, hit_rows = [], []
     for (doc_id, sid), grp in groups.items():  # corpus order: articles as given, then sentences
         text, s0 = sent[(doc_id, sid)]
-        clauses = _clauses(text)
+        clauses: list[tuple[int, int]] | None = None  # cut only when a cue needs them
         cands = []
         for r in grp:
             a, b = int(r["start"]) - s0, int(r["end"]) - s0
@@ -571,6 +576,8 @@ def relations_score(
                 continue  # part of a partner's own name ("Alliance of Sahel States")
             if h["cue"] in DESCRIPTOR_CUES and any(re.fullmatch(r"\s*", text[b : h["start"]]) for _, b in spans):
                 h = {**h, "effective": h["effective"] * lex.descriptor_factor}
+            if clauses is None:
+                clauses = _clauses(text)
             target, how = attribute_cue(
                 text, (h["start"], h["end"]), cands, clauses, lex.attribution_window, lex.object_window
             )
