@@ -22,6 +22,6 @@ if "nltk" not in sys.modules and "scipy" not in sys.modules:
 
 from nltk.stem.snowball import SnowballStemmer  # noqa: E402
 from nltk.tokenize import MWETokenizer, RegexpTokenizer  # noqa: E402
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer  # noqa: E402
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktToken  # noqa: E402
 
-__all__ = ["MWETokenizer", "PunktParameters", "PunktSentenceTokenizer", "RegexpTokenizer", "SnowballStemmer"]
+__all__ = ["MWETokenizer", "PunktParameters", "PunktSentenceTokenizer", "PunktToken", "RegexpTokenizer", "SnowballStemmer"]

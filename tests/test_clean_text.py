@@ -493,3 +493,39 @@ def test_tokens_match_a_token_by_token_loop(seed_layers) -> None:
     assert list(got.itertuples(index=False, name=None)) == _tokens_by_loop(odd)
     assert got["token_id"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
     assert [str(t) for t in got.dtypes] == [str(t) for t in tokens.dtypes]
+
+
+def test_abbreviation_punkt_matches_nltk(seed_layers) -> None:
+    """Cross-check: the shortcut Punkt splits every seed line and random text exactly as NLTK's own code."""
+    import random
+
+    from mali_partners._nltk import PunktSentenceTokenizer
+    from mali_partners.text import sentence_tokenizer
+
+    fast = sentence_tokenizer()
+    nltk_punkt = PunktSentenceTokenizer(fast._params)
+    docs, _, _ = seed_layers
+    lines = [line for text in docs["text"] for line in text.split("\n") if line.strip()]
+    rng = random.Random(0)
+    words = 'Mr. U.S. e.g. Col. no. A. j. 3. 1,000. 2.5 -3. ... .. . ? ! ?! Mali. mali. Russia the ( ) " “ ” ’ ; : , --'
+    words += " Goïta. É. é. x-ray. St.-Louis. Inc. ſ. İ. ١. _. Sr. 4.) end.) Ltd., (a)."
+    vocab = words.split()
+    for _ in range(3000):
+        lines.append("".join(rng.choice(vocab) + rng.choice([" ", "", "  "]) for _ in range(rng.randint(1, 9))))
+    breaks = 0
+    for line in lines:
+        got = list(fast.span_tokenize(line))
+        assert got == list(nltk_punkt.span_tokenize(line)), line
+        breaks += len(got) > 1
+    assert breaks > 1000  # the random texts do break, in many ways
+    # parameters with learned statistics go through NLTK's code
+    from mali_partners._nltk import PunktParameters
+
+    params = PunktParameters()
+    params.abbrev_types = set(fast._params.abbrev_types)
+    params.sent_starters = {"then"}
+    learned = type(fast)(params)
+    assert learned.text_contains_sentbreak("Mr. Then") and not fast.text_contains_sentbreak("Mr. Then")
+    assert learned.text_contains_sentbreak("Mr. Then") == PunktSentenceTokenizer(
+        learned._params
+    ).text_contains_sentbreak("Mr. Then")
