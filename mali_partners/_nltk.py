@@ -24,4 +24,11 @@ from nltk.stem.snowball import SnowballStemmer  # noqa: E402
 from nltk.tokenize import MWETokenizer, RegexpTokenizer  # noqa: E402
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktToken  # noqa: E402
 
-__all__ = ["MWETokenizer", "PunktParameters", "PunktSentenceTokenizer", "PunktToken", "RegexpTokenizer", "SnowballStemmer"]
+__all__ = [
+    "MWETokenizer",
+    "PunktParameters",
+    "PunktSentenceTokenizer",
+    "PunktToken",
+    "RegexpTokenizer",
+    "SnowballStemmer",
+]

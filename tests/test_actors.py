@@ -881,3 +881,24 @@ def test_yaml_errors_come_from_the_python_parser_with_its_context():
         yaml.compose(text, Loader=yaml.SafeLoader)
     assert str(fast.value) == str(slow.value)
     assert fast.value.context_mark.line == 1  # the opening quote's line: what yaml_problem reports
+
+
+def test_trie_matcher_finds_what_the_flat_alternation_finds(seeds_dir) -> None:
+    """Cross-check: the trie pattern gives every match of the plain longest-first alternation of all alias forms."""
+    import random
+
+    flat = re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(a) for a in sorted(MATCHER.lookup, key=lambda s: (-len(s), s))) + r")(?!\w)"
+    )
+    texts = [act.fold_with_offsets(p.read_text("utf-8"))[0] for p in sorted(seeds_dir.glob("*.txt"))]
+    rng = random.Random(1)
+    forms = list(MATCHER.lookup)
+    glue = [" ", "-", "", "s ", "'s ", ", ", "ian ", "X"]
+    texts += ["".join(rng.choice(forms) + rng.choice(glue) for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    found = 0
+    for text in texts:
+        want = [(m.span(), m.group()) for m in flat.finditer(text)]
+        assert [(m.span(), m.group()) for m in MATCHER.pattern.finditer(text)] == want, text
+        found += len(want)
+    assert found > 3000
+    assert act.trie_alternation(["Mali", "Malian", "Malians", "Mauritania"]) == "Ma(?:li(?:an(?:s)?)?|uritania)"
