@@ -288,6 +288,8 @@ def alias_hits(mentions: pd.DataFrame, gaz: Gazetteer) -> pd.DataFrame:
 _CANDIDATE = re.compile(
     r"(?:[A-Z]{2,}[a-z]?|[A-Z][\w’'-]*[a-z][\w’'-]*)(?:\s+(?:(?:of|the|de|du|des|for|and)\s+)?[A-Z][\w’'-]+)*"
 )
+_SPACE = re.compile(r"\s")
+_NON_SPACE = re.compile(r"\S+")
 _CALENDAR = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split()
@@ -333,17 +335,24 @@ def unmatched_counts(sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazet
         sentences["text"].tolist(),
     ):
         spans = taken.get((doc_id, sid), [])
+        first_letter = -1  # where the sentence's first letter is, found at the first candidate
         for m in _CANDIDATE.finditer(text):
-            words = [(w.start(), w.group(0)) for w in re.finditer(r"\S+", m.group(0))]
+            found = m.group(0)
+            if _SPACE.search(found) is None:  # one word, as most are
+                words = [(0, found)]
+            else:
+                words = [(w.start(), w.group(0)) for w in _NON_SPACE.finditer(found)]
             lead = 0
             while lead < len(words) - 1 and words[lead][1].lower() in stops:
                 lead += 1
             words = words[lead:]
-            cand = " ".join(w for _, w in words)
+            cand = words[0][1] if len(words) == 1 else " ".join(w for _, w in words)
             s, e = start + m.start() + words[0][0], start + m.end()
-            if any(s < me and ms < e for ms, me in spans):
+            if spans and any(s < me and ms < e for ms, me in spans):
                 continue
-            initial = not any(c.isalpha() for c in text[: m.start()])
+            if first_letter < 0:
+                first_letter = next((i for i, c in enumerate(text) if c.isalpha()), len(text))
+            initial = first_letter >= m.start()  # no letter before the name
             if (initial and lead == 0 and len(words) == 1 and not cand.isupper()) or cand.lower() in stops:
                 continue  # a capital only because it starts the sentence, or a function word
             if all(w.lower() in _CALENDAR for _, w in words) or fold_key(cand) in known:
