@@ -52,6 +52,7 @@ _POSTING = re.compile(
 )  # "ambassador in Paris" is a relation with France
 _CONCESSIVE_WORDS = ("despite", "spite", "notwithstanding")  # a sentence without one of them concedes nothing
 _VENUE = re.compile(r"\b(?:in|at|from|to)\s+(?:the\s+)?$", re.I)
+_WORD_START = re.compile(r"\w")
 _SCOPE_END = re.compile(r"[,;:\u201c\u201d\"]")  # a negator's or modal's scope ends at this punctuation
 _WORD = re.compile(r"\w+(?:[’'-]\w+)*")
 
@@ -141,6 +142,7 @@ class Lexicon:
     _neg: re.Pattern[str] = field(init=False, repr=False)
     _mod: re.Pattern[str] = field(init=False, repr=False)
     _triggers: list[tuple[Cue, tuple[str, ...] | None]] = field(init=False, repr=False)
+    _gates: tuple | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._neg = re.compile(
@@ -156,6 +158,33 @@ class Lexicon:
         for c in sorted(self.cues, key=lambda c: -len(c.pattern.pattern)):
             pre = _literal_prefixes(c.pattern.pattern)
             self._triggers.append((c, None if "" in pre else _fewest_prefixes(pre)))  # None: always run the cue
+
+    def gates(self) -> tuple[re.Pattern[str], dict[str, tuple[int, ...]], tuple[int, ...]]:
+        """Where cues can start: one pattern for every prefix, the triggers each found prefix opens, and the rest.
+
+        A cue's match starts where a word starts (its pattern opens with ``\\b``), so a
+        trigger whose prefixes all start with a word character can only match where a
+        word of the sentence starts with one of them. One pass of a trie pattern
+        (:func:`actors.trie_alternation`, tried at word starts only) finds the longest
+        prefix at each; every shorter prefix of it is there too. Triggers with no prefix,
+        or a prefix of another kind, are always run. Rebuilt when ``_triggers`` is replaced.
+        """
+        if self._gates is None or self._gates[0] is not self._triggers:
+            from .actors import trie_alternation
+
+            prefixes = {p for _, pre in self._triggers if pre for p in pre if p.isascii() and _WORD_START.match(p)}
+            opens: dict[str, list[int]] = {}
+            always: list[int] = []
+            for i, (_, pre) in enumerate(self._triggers):
+                if pre is None or not all(p in prefixes for p in pre):
+                    always.append(i)
+                    continue
+                for p in prefixes:
+                    if any(p.startswith(q) for q in pre):  # p found: its prefix q is there too
+                        opens.setdefault(p, []).append(i)
+            pattern = re.compile(r"(?<!\w)(?=(" + trie_alternation(sorted(prefixes)) + "))") if prefixes else None
+            self._gates = (self._triggers, pattern, {p: tuple(v) for p, v in opens.items()}, tuple(always))
+        return self._gates[1], self._gates[2], self._gates[3]
 
     def frame(self) -> pd.DataFrame:
         """One row per cue: cue, pattern, weight, type, plover, event."""
@@ -387,10 +416,24 @@ def sentence_cues(text: str, lex: Lexicon) -> list[dict]:
     """
     hits = []
     taken: list[tuple[int, int]] = []
-    # re.I also lets "ı", "ſ" (and "İ", "K", whose lower() already holds i, k) match ASCII letters
+    # re.I also lets "ı", "ſ", "K" and "İ" match ASCII i, s, k, i: lower() gives k for "K", the
+    # replacements give the others ("İ".lower() is "i" and a combining dot above, which goes)
     low = text.lower() if text.isascii() else text.lower().replace("ı", "i").replace("ſ", "s")
+    triggers = lex._triggers
+    if len(low) == len(text):
+        # same offsets, and lower() keeps every character a word character or not (tested
+        # over all of Unicode): the words of ``low`` start where those of ``text`` do
+        starts, opens, always = lex.gates()
+        pick = set(always)
+        if starts is not None:
+            for p in set(starts.findall(low)):
+                pick.update(opens[p])
+        candidates = [triggers[i] for i in sorted(pick)]  # in trigger order, as the loop below needs
+    else:
+        low = low.replace("\u0307", "")
+        candidates = triggers
     present = []
-    for c, pre in lex._triggers:  # a loop with break: twice as fast as any() over a generator
+    for c, pre in candidates:  # a loop with break: twice as fast as any() over a generator
         if pre is None:
             present.append(c)
             continue

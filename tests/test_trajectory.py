@@ -1027,11 +1027,17 @@ def test_cue_gates_change_no_cue(analysis):
         # prefixes that only a shorter one of the same cue stands for ("withdraw" for "withdrawn")
         "French troops have WITHDRAWN from Gao.",
         "Mali deepened its strategic partnerships with Moscow.",
+        # letters that re.I matches to ASCII ones: dotted capital I (lower() makes it two characters),
+        # dotless i, long s, the Kelvin sign; a cue after a hyphen or an apostrophe starts a word too
+        "French troops WİTHDRAW from Gao.",
+        "Mali ſigned a defence pact with Russia.",
+        "Bamako welcomed the Russian Kremlin’s aid; anti-French protests.",
     ]
     texts = list(analysis.sentences["text"]) + extra
     gated = [sentence_cues(t, lex) for t in texts]
     assert [sentence_cues(t, ungated) for t in texts] == gated
-    assert sum(map(len, gated)) > 50 and all(gated[-4:])  # cues were found, the extra sentences included
+    assert sum(map(len, gated)) > 50 and all(gated[-7:])  # cues were found, the extra sentences included
+    assert [h["cue"] for h in gated[-3]] == ["withdraw"]  # a gate searching lower() for "withdraw" missed it
     assert len({p for _, pre in lex._triggers for p in pre}) < sum(
         len(T._literal_prefixes(c.pattern.pattern)) for c in lex.cues
     )
@@ -1152,3 +1158,20 @@ def test_network_edges_are_as_wide_at_any_count(analysis):
         widths.append(np.concatenate([c.get_linewidths() for c in lines]))
     assert widths[0].max() == pytest.approx(0.8 + charts.MAX_EDGE_WIDTH)
     np.testing.assert_allclose(widths[0], widths[1])
+
+
+def test_lower_keeps_word_characters():
+    """What the cue gate relies on: over all of Unicode, lower() keeps a character a word character or not,
+    and only the dotted capital I changes length (the gate then falls back to searching anywhere)."""
+    import sys
+
+    word = re.compile(r"\w")
+    longer = []
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        low = ch.lower()
+        if len(low) != 1:
+            longer.append(cp)
+        elif bool(word.match(ch)) != bool(word.match(low)):
+            raise AssertionError(f"lower() changes whether U+{cp:04X} is a word character")
+    assert longer == [0x130]
