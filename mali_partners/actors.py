@@ -14,6 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,12 @@ def trie_alternation(words: Iterable[str]) -> str:
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2007": " ", "’": "'", "‘": "'", "\u2010": "-", "\u2011": "-"}
 
 
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    """One character without its accent, typographic spaces, apostrophes and hyphens as ASCII (``ï`` -> ``i``)."""
+    return unicodedata.normalize("NFD", _SPACES.get(ch, ch))[0]
+
+
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """The text the matcher searches, and where each of its characters starts in ``text``.
 
@@ -127,11 +134,15 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """
     if text.isascii():
         return text, list(range(len(text) + 1))
-    others = {ch for ch in set(text) if not ch.isascii()}
+    others = [ch for ch in set(text) if not ch.isascii()]
     if not any(unicodedata.combining(ch) for ch in others):
-        # no combining mark: each character folds to exactly one, offsets are unchanged
-        table = {ord(ch): unicodedata.normalize("NFD", _SPACES.get(ch, ch))[0] for ch in others}
-        return text.translate(table), list(range(len(text) + 1))
+        # no combining mark: each character folds to exactly one, offsets are unchanged; a few
+        # replace() passes (one per distinct non-ASCII character) beat translate()'s lookup per character
+        for ch in others:
+            folded = _fold_char(ch)
+            if folded != ch:
+                text = text.replace(ch, folded)
+        return text, list(range(len(text) + 1))
     out, starts = [], []
     i, n = 0, len(text)
     while i < n:

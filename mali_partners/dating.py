@@ -24,6 +24,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cache
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -139,6 +140,12 @@ def _present(text: str) -> set[str]:
     return out
 
 
+@cache  # at most 2**6 sets of requirements
+def _patterns_for(present: frozenset[str]) -> list[tuple[str, re.Pattern[str]]]:
+    """The patterns (in order) whose requirements a sentence meeting ``present`` meets."""
+    return [(kind, pat) for kind, pat in PATTERNS if all(need in present for need in _NEEDS[kind])]
+
+
 _SINCE = re.compile(r"\bsince\s+(?:the\s+)?(?:[\w’'-]+\s+){0,3}?(?:in\s+)?$", re.I)
 MAX_RANGE_DAYS = 366 * 12  # beyond this a "range" is too vague to place
 
@@ -213,10 +220,7 @@ def resolve(text: str, pub_lo: dt.date, pub_hi: dt.date) -> list[Resolved]:
     taken: list[tuple[int, int]] = []
     out: list[Resolved] = []
     last_year: int | None = None
-    present = _present(text)
-    for kind, pat in PATTERNS:
-        if not all(need in present for need in _NEEDS[kind]):
-            continue
+    for kind, pat in _patterns_for(frozenset(_present(text))):
         for m in pat.finditer(text):
             s, e = m.span()
             if any(s < te and ts < e for ts, te in taken):

@@ -902,3 +902,16 @@ def test_trie_matcher_finds_what_the_flat_alternation_finds(seeds_dir) -> None:
         found += len(want)
     assert found > 3000
     assert act.trie_alternation(["Mali", "Malian", "Malians", "Mauritania"]) == "Ma(?:li(?:an(?:s)?)?|uritania)"
+
+
+def test_folding_a_folded_character_changes_nothing() -> None:
+    """What replacing the characters of a sentence one after another relies on: over all of Unicode,
+    folding is idempotent, so the order of the replacements cannot matter."""
+    import sys
+
+    for cp in range(sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        once = act._fold_char(chr(cp))
+        assert act._fold_char(once) == once, f"U+{cp:04X}"
+    assert act.fold_with_offsets("Goïta’s\u00a0aide") == ("Goita's aide", list(range(13)))
