@@ -20,6 +20,7 @@ if "nltk" not in sys.modules and "scipy" not in sys.modules:
         if sys.modules.get("scipy", 0) is None:
             del sys.modules["scipy"]
 
+from nltk.collections import Trie  # noqa: E402
 from nltk.stem.snowball import SnowballStemmer  # noqa: E402
 from nltk.tokenize import MWETokenizer, RegexpTokenizer  # noqa: E402
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktToken  # noqa: E402
@@ -31,4 +32,5 @@ __all__ = [
     "PunktToken",
     "RegexpTokenizer",
     "SnowballStemmer",
+    "Trie",
 ]

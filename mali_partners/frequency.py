@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from ._nltk import MWETokenizer, SnowballStemmer
+from ._nltk import MWETokenizer, SnowballStemmer, Trie
 from .errors import InputError, Problem
 from .frames import STR, str_array
 from .gazetteer import Gazetteer
@@ -91,9 +91,10 @@ def _tokens_terms_loop(tokens: pd.DataFrame, mwe: MWETokenizer | None, stem: boo
 def _tokens_terms_columns(tokens: pd.DataFrame, mwe: MWETokenizer | None) -> pd.DataFrame:
     """:func:`tokens_terms` without stems, column by column: the same rows as :func:`_tokens_terms_loop`.
 
-    Only sentences holding the first word of a multiword name go through the
-    ``MWETokenizer``; in every other sentence the terms are its tokens that are not
-    stopwords, a filter over whole columns (each distinct token tested once).
+    Multiword names are merged as ``MWETokenizer.tokenize`` merges them (left to right,
+    the longest name starting at a word, never across sentences), but only at the words
+    that start a name; the other terms are the tokens that are not stopwords, a filter
+    over whole columns (each distinct token tested once).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -106,38 +107,38 @@ def _tokens_terms_columns(tokens: pd.DataFrame, mwe: MWETokenizer | None) -> pd.
     if isinstance(coded, pa.ChunkedArray):
         coded = coded.combine_chunks()
     words = coded.dictionary.to_pylist()
-    code = coded.indices.to_numpy()
+    code = coded.indices.to_numpy().astype(np.int64)
     keep = np.array([_is_term(w, stops) for w in words], dtype=bool)[code]
-    starts_mwe = np.array([w in mwe._mwes for w in words], dtype=bool)[code] if mwe is not None else keep & False
-    slow = np.zeros(sent[-1] + 1, dtype=bool)
-    slow[sent[starts_mwe]] = True
-    fast = keep & ~slow[sent]
-    # slow sentences: the MWETokenizer over their tokens, as the loop does
-    slow_rows = np.flatnonzero(slow[sent])
-    slow_sent: list[int] = []
-    slow_terms: list[str] = []
-    if len(slow_rows):
-        edges = np.flatnonzero(np.diff(sent[slow_rows])) + 1
-        norms = np.asarray(words, dtype=object)[code[slow_rows]]
-        for part in np.split(np.arange(len(slow_rows)), edges):
-            terms = [t for t in mwe.tokenize(norms[part].tolist()) if _is_term(t, stops)]
-            slow_sent += [int(sent[slow_rows[part[0]]])] * len(terms)
-            slow_terms += terms
-    term_sent = np.concatenate([sent[fast], np.asarray(slow_sent, dtype=sent.dtype)])
-    term = pa.concat_arrays(
-        [
-            pa.array(words, type=pa.large_string()).take(pa.array(code[fast])),
-            pa.array(slow_terms, type=pa.large_string()),
-        ]
-    )
-    by = np.argsort(term_sent, kind="stable")  # each sentence is all fast or all slow: its terms stay in order
-    term_sent = term_sent[by]
-    term = term.take(pa.array(by))
-    first_row = np.flatnonzero(np.r_[True, np.diff(sent) != 0])  # each sentence's first token
-    rows = order[first_row[term_sent]]
+    if mwe is not None:
+        trie, n = mwe._mwes, len(code)
+        sent_of, word_of = sent.tolist(), code.tolist()
+        until = 0  # tokens before this one are inside a merged name
+        merged: list[str] = []
+        for i in np.flatnonzero(np.array([w in trie for w in words], dtype=bool)[code]).tolist():
+            if i < until:
+                continue
+            node, j, last = trie, i, -1
+            while j < n and sent_of[j] == sent_of[i] and words[word_of[j]] in node:
+                node = node[words[word_of[j]]]
+                j += 1
+                if Trie.LEAF in node:
+                    last = j
+            if last < 0:
+                continue
+            term = mwe._separator.join(words[w] for w in word_of[i:last])
+            code[i] = len(words) + len(merged)  # a new entry of the vocabulary
+            merged.append(term)
+            keep[i] = _is_term(term, stops)
+            keep[i + 1 : last] = False
+            until = last
+        words = words + merged
+    kept = np.flatnonzero(keep)
+    term = pa.array(words, type=pa.large_string()).take(pa.array(code[kept]))
+    term_sent = sent[kept]
     new_sentence = np.r_[True, np.diff(term_sent) != 0]
     idx = np.arange(len(term_sent))
     position = idx - np.maximum.accumulate(np.where(new_sentence, idx, 0))
+    rows = order[kept]
     return pd.DataFrame(
         {
             "doc_id": str_array(pa.array(tokens["doc_id"]).take(pa.array(rows))),

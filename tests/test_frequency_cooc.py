@@ -1090,3 +1090,12 @@ def test_terms_by_columns_match_the_sentence_loop(gaz):
         "nothing",
     ]
     assert got["position"].tolist()[:3] == [0, 1, 2]
+    # random runs of the words of multiword names: nested, cut short, across sentence ends
+    rng = random.Random(5)
+    mwe = fq.mwe_tokenizer(gaz)
+    parts = ["the", "of", "and", "mali", "2022", "west", "european", "union", "alliance", "sahel", "states", "united"]
+    rows = [(f"d{sid // 40}", sid % 40, rng.choice(parts)) for sid in range(400) for _ in range(rng.randint(0, 12))]
+    norms = pd.DataFrame(rows, columns=["doc_id", "sentence_id", "norm"])
+    fast = fq.tokens_terms(norms, gaz)
+    pd.testing.assert_frame_equal(fast, fq._tokens_terms_loop(norms, mwe, stem=False), check_exact=True)
+    assert fast["term"].str.contains(" ").sum() > 20  # names were merged
