@@ -592,13 +592,13 @@ def relations_score(
     sent = sentence_lookup(sentences)
     date_cols = [c for c in DATE_COLUMNS if c in m.columns]
     # plain Python over tuples: per-row pandas access dominated the run time, and dicts per row cost
-    # a fifth of it; a mention is (start, end, alias, partner, *dates)
+    # a fifth of it; a mention is (start, end, alias, partner, row), its dates taken by row at the end
     groups: dict[tuple[str, int], list[tuple]] = {}
-    columns = [m[c].tolist() for c in ("start", "end", "alias")] + [partner_col.tolist()]
-    columns += [m[c].tolist() for c in date_cols]
+    columns = [m[c].tolist() for c in ("start", "end", "alias")] + [partner_col.tolist(), range(len(m))]
     for key, rec in zip(zip(m["doc_id"].tolist(), m["sentence_id"].tolist()), zip(*columns)):
         groups.setdefault(key, []).append(rec)
     unit_rows, hit_rows = [], []
+    first_rows: list[int] = []
     for (doc_id, sid), grp in groups.items():  # corpus order: articles as given, then sentences
         text, s0 = sent[(doc_id, sid)]
         clauses: list[tuple[int, int]] | None = None  # cut only when a cue needs them
@@ -644,9 +644,9 @@ def relations_score(
                     label,
                     sum(1 for _, w in fired if w != 0),
                     "; ".join(f"{c}:{w:+.2f}" for c, w in fired),
-                    *first[4:],  # the dates of the partner's first mention
                 )
             )
+            first_rows.append(first[4])  # the dates of the partner's first mention
     unit_cols = [
         "doc_id",
         "sentence_id",
@@ -659,7 +659,13 @@ def relations_score(
         "cues",
         *date_cols,
     ]
-    units = pd.DataFrame(unit_rows, columns=unit_cols)
+    units = pd.DataFrame(unit_rows, columns=unit_cols[: len(unit_cols) - len(date_cols)])
+    if not unit_rows:  # as it always was: an empty frame of untyped columns
+        units = pd.DataFrame([], columns=unit_cols)
+    elif date_cols:
+        dates = frame_take(m[date_cols], np.asarray(first_rows, dtype=np.int64))
+        for c in date_cols:
+            units[c] = dates[c].array
     hits = pd.DataFrame(hit_rows, columns=["doc_id", "sentence_id", *HIT_FIELDS, "partner", "attribution"])
     return units, hits
 
