@@ -24,7 +24,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -194,6 +194,7 @@ def _num(text: str) -> int:
     return int(t) if t.isdigit() else NUMBERS[t]
 
 
+@lru_cache(maxsize=65536)  # a pure function of small values; articles of one period repeat them
 def _year_for(month: int, day: int, pub_lo: dt.date, pub_hi: dt.date) -> int | None:
     """The year of a day-month with no year: its occurrence nearest to the publication date.
 
