@@ -339,6 +339,7 @@ def unmatched_counts(sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazet
     stops = stopwords()
     counts: Counter[tuple[str, str]] = Counter()
     example: dict[tuple[str, str], str] = {}
+    judged: dict[str, tuple[int, str, bool, bool]] = {}  # names repeat: what depends on the words alone, once
     for doc_id, sid, start, text in zip(
         sentences["doc_id"].tolist(),
         sentences["sentence_id"].tolist(),
@@ -349,29 +350,45 @@ def unmatched_counts(sentences: pd.DataFrame, mentions: pd.DataFrame, gaz: Gazet
         first_letter = -1  # where the sentence's first letter is, found at the first candidate
         for m in _CANDIDATE.finditer(text):
             found = m.group(0)
-            if _SPACE.search(found) is None:  # one word, as most are
-                words = [(0, found)]
-            else:
-                words = [(w.start(), w.group(0)) for w in _NON_SPACE.finditer(found)]
-            lead = 0
-            while lead < len(words) - 1 and words[lead][1].lower() in stops:
-                lead += 1
-            words = words[lead:]
-            cand = words[0][1] if len(words) == 1 else " ".join(w for _, w in words)
-            s, e = start + m.start() + words[0][0], start + m.end()
+            seen = judged.get(found)
+            if seen is None:
+                seen = judged[found] = _judge_candidate(found, stops, known)
+            offset, cand, always_skip, sentence_initial_skip = seen
+            if always_skip:
+                continue  # a function word, a month or day name, or a known alias
+            s, e = start + m.start() + offset, start + m.end()
             if spans and any(s < me and ms < e for ms, me in spans):
                 continue
-            if first_letter < 0:
-                first_letter = next((i for i, c in enumerate(text) if c.isalpha()), len(text))
-            initial = first_letter >= m.start()  # no letter before the name
-            if (initial and lead == 0 and len(words) == 1 and not cand.isupper()) or cand.lower() in stops:
-                continue  # a capital only because it starts the sentence, or a function word
-            if all(w.lower() in _CALENDAR for _, w in words) or fold_key(cand) in known:
-                continue
+            if sentence_initial_skip:
+                if first_letter < 0:
+                    first_letter = next((i for i, c in enumerate(text) if c.isalpha()), len(text))
+                if first_letter >= m.start():  # no letter before the name
+                    continue  # a capital only because it starts the sentence
             counts[(doc_id, cand)] += 1
             example.setdefault((doc_id, cand), text)
     rows = [(d, c, n, example[(d, c)]) for (d, c), n in counts.items()]
     return pd.DataFrame(rows, columns=["doc_id", "candidate", "count", "example"])
+
+
+def _judge_candidate(found: str, stops: frozenset[str], known: set[str]) -> tuple[int, str, bool, bool]:
+    """What :func:`unmatched_counts` decides from a candidate's words alone.
+
+    Returns the offset of its first word once leading stopwords are dropped ("After the
+    May" -> "May"), the candidate, whether it is always skipped (a function word, month
+    and day names only, a known alias) and whether it is skipped at the start of a
+    sentence (one capitalised word, not an acronym, with no stopword dropped).
+    """
+    if _SPACE.search(found) is None:  # one word, as most are
+        words = [(0, found)]
+    else:
+        words = [(w.start(), w.group(0)) for w in _NON_SPACE.finditer(found)]
+    lead = 0
+    while lead < len(words) - 1 and words[lead][1].lower() in stops:
+        lead += 1
+    words = words[lead:]
+    cand = words[0][1] if len(words) == 1 else " ".join(w for _, w in words)
+    always = cand.lower() in stops or all(w.lower() in _CALENDAR for _, w in words) or fold_key(cand) in known
+    return words[0][0], cand, always, lead == 0 and len(words) == 1 and not cand.isupper()
 
 
 def unmatched_from_counts(per_doc: pd.DataFrame, min_count: int = 1) -> pd.DataFrame:
