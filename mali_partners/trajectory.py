@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .dating import date_mention, resolve
+from .dating import Resolved, date_mention, resolve
 from .errors import InputError, Problem
 from .frames import array_take, frame_take
 from .gazetteer import Gazetteer, yaml_parse, yaml_problem, yaml_value
@@ -363,6 +363,12 @@ DATE_COLUMNS = [
 ]
 
 
+def _date_row(d: Resolved) -> tuple:
+    """The :data:`DATE_COLUMNS` of one dated mention."""
+    source = "publication" if d.precision == "publication" else "in-text"
+    return (d.earliest, d.latest, d.point, d.precision, source, d.expression, d.note)
+
+
 def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.DataFrame) -> pd.DataFrame:
     """Add the date of each mention: date_earliest, date_latest, date_point (Timestamps),
     date_precision (day, month, year, range, publication), date_source (in-text or
@@ -371,6 +377,9 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
     sent = sentence_lookup(sentences)
     pub = {d: (lo.date(), hi.date()) for d, lo, hi in zip(docs["doc_id"], docs["date_earliest"], docs["date_latest"])}
     cache: dict[tuple[str, int], list] = {}
+    # most sentences hold no time expression: their mentions all take the article's publication
+    # date, one row per publication interval
+    undated: dict[tuple, tuple] = {}
     rows = []
     for doc_id, sid, start, end in zip(
         mentions["doc_id"].tolist(),
@@ -380,21 +389,18 @@ def mentions_date(mentions: pd.DataFrame, sentences: pd.DataFrame, docs: pd.Data
     ):
         lo, hi = pub[doc_id]
         key = (doc_id, sid)
-        text, s0 = sent[key]
-        if key not in cache:
-            cache[key] = resolve(text, lo, hi)
-        d = date_mention(cache[key], int(start) - int(s0), int(end) - int(s0), lo, hi)
-        rows.append(
-            (
-                d.earliest,
-                d.latest,
-                d.point,
-                d.precision,
-                "publication" if d.precision == "publication" else "in-text",
-                d.expression,
-                d.note,
-            )
-        )
+        found = cache.get(key)
+        if found is None:
+            text, s0 = sent[key]
+            found = cache[key] = resolve(text, lo, hi)
+        if not found:
+            row = undated.get((lo, hi))
+            if row is None:
+                row = undated[(lo, hi)] = _date_row(date_mention(found, 0, 0, lo, hi))
+            rows.append(row)
+            continue
+        s0 = sent[key][1]
+        rows.append(_date_row(date_mention(found, int(start) - int(s0), int(end) - int(s0), lo, hi)))
     extra = pd.DataFrame(rows, columns=DATE_COLUMNS, index=mentions.index)
     for c in ("date_earliest", "date_latest", "date_point"):
         extra[c] = pd.to_datetime(extra[c]) if len(extra) else pd.Series(dtype="datetime64[ns]")
