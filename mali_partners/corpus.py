@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError, Problem
+from .frames import str_array
 
 MANIFEST = "manifest.csv"
 REQUIRED_COLUMNS = ["id", "file", "title", "source", "url", "published", "date_precision", "date_basis"]
@@ -495,7 +496,7 @@ def _texts_column(data: list[bytes]) -> pd.arrays.ArrowStringArray:
     import pyarrow as pa
 
     texts = pa.array(data, type=pa.large_binary()).cast(pa.large_string())  # checks the UTF-8 again
-    return pd.arrays.ArrowStringArray(pa.chunked_array([texts]), dtype=pd.Series(dtype="str").dtype)
+    return str_array(texts)
 
 
 def corpus_frame(raw: RawCorpus) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from ._nltk import MWETokenizer, SnowballStemmer, Trie
 from .errors import InputError, Problem
 from .frames import STR, str_array
 from .gazetteer import Gazetteer
-from .text import normalise_token, stopwords, word_tokenizer
+from .text import is_stop, normalise_token, stopwords, word_tokenizer
 
 MWE_SEP = " "
 
@@ -62,10 +62,6 @@ def tokens_terms(tokens: pd.DataFrame, gaz: Gazetteer | None = None, stem: bool 
     return _tokens_terms_columns(tokens, mwe)
 
 
-def _is_term(term: str, stops: frozenset[str]) -> bool:
-    return term not in stops and any(c.isalpha() for c in term)
-
-
 def _tokens_terms_loop(tokens: pd.DataFrame, mwe: MWETokenizer | None, stem: bool) -> pd.DataFrame:
     """:func:`tokens_terms` sentence by sentence in Python (stems, and frames of other shapes)."""
     stops = stopwords()
@@ -78,7 +74,7 @@ def _tokens_terms_loop(tokens: pd.DataFrame, mwe: MWETokenizer | None, stem: boo
         merged = mwe.tokenize(norms) if mwe is not None else norms
         pos = 0
         for term in merged:
-            if not _is_term(term, stops):
+            if is_stop(term, stops):
                 continue
             surface = term
             if stemmer is not None and MWE_SEP not in term:
@@ -108,7 +104,7 @@ def _tokens_terms_columns(tokens: pd.DataFrame, mwe: MWETokenizer | None) -> pd.
         coded = coded.combine_chunks()
     words = coded.dictionary.to_pylist()
     code = coded.indices.to_numpy().astype(np.int64)
-    keep = np.array([_is_term(w, stops) for w in words], dtype=bool)[code]
+    keep = np.array([not is_stop(w, stops) for w in words], dtype=bool)[code]
     if mwe is not None:
         trie, n = mwe._mwes, len(code)
         sent_of, word_of = sent.tolist(), code.tolist()
@@ -128,7 +124,7 @@ def _tokens_terms_columns(tokens: pd.DataFrame, mwe: MWETokenizer | None) -> pd.
             term = mwe._separator.join(words[w] for w in word_of[i:last])
             code[i] = len(words) + len(merged)  # a new entry of the vocabulary
             merged.append(term)
-            keep[i] = _is_term(term, stops)
+            keep[i] = not is_stop(term, stops)
             keep[i + 1 : last] = False
             until = last
         words = words + merged

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._nltk import PunktParameters, PunktSentenceTokenizer, PunktToken, RegexpTokenizer
+from .frames import str_array
 
 # Acronyms with periods (U.S.), numbers (150, 1,000, 2.5), words with inner hyphens or
 # apostrophes (Mali-Russia, d’état, France's).
@@ -120,6 +121,15 @@ def stopwords() -> frozenset[str]:
     return frozenset(read_list("stopwords.txt"))
 
 
+def is_stop(norm: str, stops: frozenset[str]) -> bool:
+    """Whether a normalised token is left out of the terms: a stopword, or no letter at all (numbers, punctuation).
+
+    >>> is_stop("the", stopwords()), is_stop("2022", stopwords()), is_stop("mali", stopwords())
+    (True, True, False)
+    """
+    return norm in stops or not any(c.isalpha() for c in norm)
+
+
 def fold(text: str) -> str:
     """Strip accents one character for one character (``Goïta`` -> ``Goita``), so offsets are kept.
 
@@ -214,8 +224,6 @@ def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .frames import str_array
-
     sent_of = np.repeat(np.arange(len(counts)), counts)  # each token's sentence (row)
     doc_code = pd.factorize(sentences["doc_id"])[0][sent_of]
     token_id = pd.Series(doc_code).groupby(doc_code, sort=False).cumcount().to_numpy()  # numbered in each article
@@ -224,7 +232,7 @@ def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
     coded = pc.dictionary_encode(token)  # each distinct token normalised once
     stops = stopwords()
     norms = [normalise_token(t) for t in coded.dictionary.to_pylist()]
-    is_stop = np.array([n in stops or not any(c.isalpha() for c in n) for n in norms], dtype=bool)
+    stop = np.array([is_stop(n, stops) for n in norms], dtype=bool)
     out = pd.DataFrame(
         {
             "doc_id": str_array(pa.array(sentences["doc_id"]).take(pa.array(sent_of))),
@@ -234,7 +242,7 @@ def sentences_tokens(sentences: pd.DataFrame) -> pd.DataFrame:
             "end": start + pc.utf8_length(token).to_numpy().astype(np.int64),
             "token": str_array(token),
             "norm": str_array(pa.array(norms, type=pa.large_string()).take(coded.indices)),
-            "is_stop": is_stop[coded.indices.to_numpy()],
+            "is_stop": stop[coded.indices.to_numpy()],
         },
         copy=False,
     )
