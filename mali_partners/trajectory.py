@@ -159,7 +159,7 @@ class Lexicon:
             pre = _literal_prefixes(c.pattern.pattern)
             self._triggers.append((c, None if "" in pre else _fewest_prefixes(pre)))  # None: always run the cue
 
-    def gates(self) -> tuple[re.Pattern[str], dict[str, tuple[int, ...]], tuple[int, ...]]:
+    def gates(self) -> tuple[re.Pattern[str] | None, dict[str, tuple[int, ...]], tuple[int, ...]]:
         """Where cues can start: one pattern for every prefix, the triggers each found prefix opens, and the rest.
 
         A cue's match starts where a word starts (its pattern opens with ``\\b``), so a
