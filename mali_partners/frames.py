@@ -9,6 +9,7 @@ holds; the result is the same column of values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,6 +65,48 @@ def array_take(values: pd.Series, rows: np.ndarray) -> ExtensionArray:
     if isinstance(values.dtype, pd.StringDtype):
         return pd.arrays.ArrowStringArray(out, dtype=values.dtype)
     return pd.arrays.ArrowExtensionArray(out)
+
+
+class ColumnTaker:
+    """Many takes of rows from one column, prepared once: ``taker(rows)`` is ``array_take(values, rows)``.
+
+    :func:`array_take` makes one take per stored chunk it draws from, so a table made in
+    parts that each draw from every chunk made parts x chunks takes (the trajectory
+    evidence at 100k articles: 52,000 takes, 4.7 s). A string column of many chunks is
+    coded once instead (``code=True`` codes any column): an int32 code per row and its
+    distinct values, so a take is a numpy take of codes and one take of the distinct
+    values. Same values and dtype (tested). :meth:`mapped` makes a column of a function
+    of the values (a title per ``doc_id``) with the same codes, computing it once per
+    distinct value.
+    """
+
+    def __init__(self, values: pd.Series, code: bool | None = None) -> None:
+        self.values = values
+        self.codes: np.ndarray | None = None
+        self.uniques: ExtensionArray | None = None
+        if code is None:
+            code = isinstance(values.dtype, pd.StringDtype) and _chunked(values) is not None
+        if code:
+            # missing values are coded too, so every code takes a value (no -1)
+            codes, self.uniques = pd.factorize(values.array, use_na_sentinel=False)
+            self.codes = codes.astype(np.int32) if len(self.uniques) <= np.iinfo(np.int32).max else codes
+
+    def __call__(self, rows: np.ndarray) -> ExtensionArray:
+        """The values at positions ``rows`` (non-negative)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.codes is None or self.uniques is None:
+            return array_take(self.values, rows)
+        return self.uniques.take(self.codes[rows])
+
+    def mapped(self, fn: Callable[[pd.Series], pd.Series]) -> ColumnTaker:
+        """A taker of ``fn(values)`` (an elementwise function of a Series) with these codes."""
+        if self.codes is None or self.uniques is None:
+            raise ValueError("mapped() needs a coded column (ColumnTaker(values, code=True))")
+        out = ColumnTaker.__new__(ColumnTaker)
+        out.uniques = fn(pd.Series(self.uniques)).array
+        out.codes = self.codes
+        out.values = pd.Series(out.uniques).iloc[:0]
+        return out
 
 
 STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype

@@ -24,7 +24,7 @@ import yaml
 
 from .dating import Resolved, date_mention, resolve
 from .errors import InputError, Problem
-from .frames import array_take, frame_take
+from .frames import ColumnTaker, array_take, frame_take
 from .gazetteer import Gazetteer, yaml_parse, yaml_problem, yaml_value
 from .text import sentence_lookup, sentence_rows
 
@@ -857,38 +857,36 @@ def trajectory_evidence_parts(
     days = pd.DatetimeIndex(u["date_point"].dropna().unique())
     period_of = pd.Series(days.to_period(freq).astype(str), index=days)
     date_of = pd.Series(days.date.astype(str), index=days)
-    periods = u["date_point"].map(period_of).astype(str)
+    # every column coded once where it is a stored string column: a part then takes codes, not rows from
+    # every stored chunk (parts x chunks takes); titles, publication and labels once per distinct value
+    take = {name: ColumnTaker(u[name]) for name in EVIDENCE_UNIT_COLUMNS if name not in ("doc_id", "date_point")}
+    take["doc_id"] = ColumnTaker(u["doc_id"], code=True)
+    take["title"] = take["doc_id"].mapped(lambda s: s.map(d["title"]))
+    take["published"] = take["doc_id"].mapped(lambda s: s.map(d["published"]))
+    point = ColumnTaker(u["date_point"], code=True)
+    take["period"] = point.mapped(lambda s: s.map(period_of).astype(str))
+    take["date"] = point.mapped(lambda s: s.map(date_of).astype(str))
     keys = pd.DataFrame(
-        {"partner": u["partner"], "period": periods, "doc_id": u["doc_id"], "sentence_id": u["sentence_id"]}
+        {
+            "partner": u["partner"],
+            "period": take["period"](np.arange(len(u))),
+            "doc_id": u["doc_id"],
+            "sentence_id": u["sentence_id"],
+        }
     ).reset_index(drop=True)
     order = keys.sort_values(["partner", "period", "doc_id", "sentence_id"]).index.to_numpy()
     del keys
     # each unit's sentence row, looked up once (a lookup per part indexed every sentence of the corpus again)
     sentence_of = sentence_rows(sentences, u["doc_id"], u["sentence_id"]) if len(u) else np.zeros(0, dtype=np.int64)
+    columns = ("partner", "period", "doc_id", "sentence_id", "title", "published", "date", "date_source")
+    columns += ("date_precision", "date_expression", "score", "label", "n_cues", "cues")
     step = max(1, rows or len(order))
     for start in range(0, max(len(order), 1), step):
-        take = order[start : start + step]
-        c = frame_take(u, take)  # chunk by chunk: a take over a stored column joined all of its chunks
-        yield pd.DataFrame(
-            {
-                "partner": c["partner"],
-                "period": array_take(periods, take),
-                "doc_id": c["doc_id"],
-                "sentence_id": c["sentence_id"],
-                "title": c["doc_id"].map(d["title"]),
-                "published": c["doc_id"].map(d["published"]),
-                "date": c["date_point"].map(date_of).astype(str),
-                "date_source": c["date_source"],
-                "date_precision": c["date_precision"],
-                "date_expression": c["date_expression"],
-                "score": c["score"],
-                "label": c["label"],
-                "n_cues": c["n_cues"],
-                "cues": c["cues"],
-                # taken in Arrow by row position: no Python string per unit
-                "sentence": array_take(sentences["text"], sentence_of[take]) if len(c) else [],
-            }
-        )
+        rows_ = order[start : start + step]
+        part = {name: take[name](rows_) for name in columns}
+        # taken in Arrow by row position: no Python string per unit
+        part["sentence"] = array_take(sentences["text"], sentence_of[rows_]) if len(rows_) else []
+        yield pd.DataFrame(part)
 
 
 def trajectory_events(

@@ -1,4 +1,4 @@
-"""Taking rows of Arrow-backed columns chunk by chunk (frames.array_take): the values of a plain take, no join."""
+"""Taking rows of Arrow-backed columns chunk by chunk (frames.array_take, frames.ColumnTaker): the values of a plain take, no join."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from mali_partners.frames import array_take, frame_take
+from mali_partners.frames import ColumnTaker, array_take, frame_take
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,3 +69,45 @@ def test_frame_take_is_iloc_with_a_fresh_index():
     got = frame_take(df, np.array([2, 0]))
     pd.testing.assert_frame_equal(got, df.iloc[[2, 0]].reset_index(drop=True))
     assert got.attrs == {"k": 1}
+
+
+@pytest.mark.parametrize("rows", [[0, 1, 2, 3, 4, 5], [5, 0, 3, 3, 1], [4], [2, 2, 2], []])
+def test_column_taker_codes_a_chunked_string_column(rows):
+    s = chunked_str([["a", "b"], [], ["c", None, "a"], ["b"]])
+    taker = ColumnTaker(s)
+    assert taker.codes is not None  # coded: a chunked string column
+    got = taker(np.array(rows, dtype=np.int64))
+    want = array_take(s, np.array(rows, dtype=np.int64))
+    assert got.dtype == want.dtype == s.dtype
+    by_hand = ["a", "b", "c", "<na>", "a", "b"]
+    assert list(pd.Series(got).fillna("<na>")) == [by_hand[i] for i in rows]
+    pd.testing.assert_series_equal(pd.Series(got), pd.Series(want))
+
+
+def test_column_taker_uncoded_columns_take_as_array_take():
+    ints = pd.Series([10, 20, 30])
+    taker = ColumnTaker(ints)
+    assert taker.codes is None
+    assert list(taker(np.array([2, 0]))) == [30, 10]
+    one_chunk = pd.Series(["x", "y"], dtype="str")
+    assert ColumnTaker(one_chunk).codes is None and list(ColumnTaker(one_chunk)(np.array([1]))) == ["y"]
+
+
+def test_column_taker_mapped_is_the_elementwise_map_taken():
+    """mapped() computes a function once per distinct value; taking from it equals mapping the taken rows."""
+    rng = np.random.default_rng(3)
+    words = ["d1", "d2", "d3", None]
+    s = chunked_str([[words[i] for i in rng.integers(0, 4, n)] for n in (5, 0, 9, 7)])
+    titles = pd.Series({"d1": "Title one", "d2": "Title two", "d3": "Title three"})
+    title = ColumnTaker(s, code=True).mapped(lambda v: v.map(titles))
+    for _ in range(20):
+        rows = rng.integers(0, len(s), rng.integers(0, 30))
+        want = s.take(rows).map(titles)
+        pd.testing.assert_series_equal(pd.Series(title(rows)), want.reset_index(drop=True))
+    dates = pd.Series(pd.to_datetime(["2020-01-02", None, "2021-05-06", "2020-01-02"]).astype("datetime64[s]"))
+    year = ColumnTaker(dates, code=True).mapped(lambda v: v.dt.strftime("%Y").astype(str))  # NaT coded too
+    want = dates.iloc[[3, 1, 2]].dt.strftime("%Y").astype(str).reset_index(drop=True)
+    pd.testing.assert_series_equal(pd.Series(year(np.array([3, 1, 2]))), want)
+    assert want[0] == "2020" and want.isna()[1] and want[2] == "2021"
+    with pytest.raises(ValueError, match="coded column"):
+        ColumnTaker(pd.Series([1, 2])).mapped(lambda v: v)
