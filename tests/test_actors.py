@@ -511,6 +511,64 @@ def test_actor_counts_hand_made():
         act.textstat_actor_counts(mentions, GAZ, n_tokens=0)
 
 
+def _groupby_actor_counts(mentions: pd.DataFrame, gaz, n_tokens: int) -> pd.DataFrame:
+    """Brute force: actor_counts by pandas groupby per actor and a filter of every mention per family."""
+    rows = []
+    for name, a in gaz.actors.items():
+        fam = mentions[mentions["actor"].isin([name, *gaz.descendants(name)])]
+        own = mentions[mentions["actor"] == name]
+        rows.append(
+            {
+                "actor": name,
+                "kind": a.kind,
+                "parent": a.parent or "",
+                "focal": a.focal,
+                "mentions": len(own),
+                "mentions_with_children": len(fam),
+                "n_docs": own["doc_id"].nunique(),
+                "n_docs_with_children": fam["doc_id"].nunique(),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["per_1000"] = out["mentions"] / n_tokens * 1000
+    out["per_1000_with_children"] = out["mentions_with_children"] / n_tokens * 1000
+    out = out[out["mentions_with_children"] > 0]
+    return out.sort_values(["mentions_with_children", "actor"], ascending=[False, True]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("bitmap_max", [act.PAIR_BITMAP_MAX, 0])  # 0: the sorted path for many possible pairs
+def test_actor_counts_and_alias_hits_match_groupby(analysis, monkeypatch, bitmap_max):
+    """The code-and-bitmap counts against pandas groupby per actor and per alias, on the seeds and on a
+    shuffled, duplicated copy of their mentions (other codes, repeated pairs)."""
+    monkeypatch.setattr(act, "PAIR_BITMAP_MAX", bitmap_max)
+    m0 = analysis.mentions
+    shuffled = pd.concat([m0, m0.iloc[::3]], ignore_index=True).sample(frac=1, random_state=1).reset_index(drop=True)
+    for m in (m0, shuffled):
+        pd.testing.assert_frame_equal(
+            act.textstat_actor_counts(m, GAZ, 1000), _groupby_actor_counts(m, GAZ, 1000), check_dtype=False
+        )
+        hits = act.alias_hits(m, GAZ).set_index("alias")
+        for alias, g in m.groupby("alias"):
+            assert hits.loc[alias, "hits"] == len(g)
+            assert hits.loc[alias, "n_docs"] == g["doc_id"].nunique()
+            assert hits.loc[alias, "surfaces"] == " | ".join(sorted(set(g["surface"])))
+        assert (hits["no_hits"] == ~hits.index.isin(m["alias"])).all()
+        assert hits["hits"].sum() == len(m)
+
+
+def test_code_pairs_by_bitmap_and_by_sort(monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 7, 500), rng.integers(0, 11, 500)
+    want = np.unique(a * 11 + b)
+    assert list(act._code_pairs(a, b, 11)) == list(want)
+    monkeypatch.setattr(act, "PAIR_BITMAP_MAX", 0)
+    assert list(act._code_pairs(a, b, 11)) == list(want)
+    assert len(act._code_pairs(a[:0], b[:0], 11)) == 0
+    assert act._distinct(np.array([3, 1, 3, 0]), 5) == 3  # by hand: {0, 1, 3}
+
+
 FRANCE_SURFACES = ["France", "French", "Paris", "Florence Parly", "Lecointre", "Barkhane", "Operation Barkhane"]
 RUSSIA_SURFACES = [
     "Russian Federation",
