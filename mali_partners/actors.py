@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .frames import sorted_unique
 from .gazetteer import Alias, Gazetteer, fold_key
 from .text import sentence_rows, stopwords
 
@@ -285,8 +286,8 @@ PAIR_BITMAP_MAX = 1 << 28  # pairs marked in a bitmap of one byte each up to thi
 def _code_pairs(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
     """The distinct pairs of two code arrays (``b`` in ``range(width)``), each as ``a * width + b``, sorted.
 
-    Marked in a bitmap when the possible pairs are few enough (NumPy 2's hashing ``np.unique`` took
-    1.5 s for 6 million mentions), else sorted.
+    Marked in a bitmap when the possible pairs are few enough, else sorted (NumPy 2's hashing
+    ``np.unique`` took 1.5 s for 6 million mentions; see :func:`frames.sorted_unique`).
     """
     pairs = a.astype(np.int64) * width + b
     size = (int(a.max(initial=-1)) + 1) * width
@@ -294,8 +295,7 @@ def _code_pairs(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
         seen = np.zeros(size, dtype=bool)
         seen[pairs] = True
         return np.flatnonzero(seen)
-    pairs.sort()
-    return pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
+    return sorted_unique(pairs)[0]
 
 
 def _distinct(codes: np.ndarray, width: int) -> int:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from . import stats
 from .errors import InputError, Problem
+from .frames import sorted_unique
 from .gazetteer import Gazetteer
 
 LEVELS = ("sentence", "window", "document")
@@ -106,7 +107,7 @@ def _pair_counts(units: np.ndarray, actors: np.ndarray, n_actors: int) -> tuple[
     >>> per.tolist(), keys.tolist(), n.tolist()
     ([2, 1, 2], [2], [2])
     """
-    key, _ = _sorted_unique(units.astype(np.int64) * n_actors + actors.astype(np.int64))  # by unit, then actor
+    key, _ = sorted_unique(units.astype(np.int64) * n_actors + actors.astype(np.int64))  # by unit, then actor
     u, a = key // n_actors, key % n_actors
     per_actor = np.bincount(a, minlength=n_actors)
     if len(key) < 2:
@@ -116,7 +117,7 @@ def _pair_counts(units: np.ndarray, actors: np.ndarray, n_actors: int) -> tuple[
     later = np.repeat(starts + sizes, sizes) - np.arange(len(u)) - 1  # rows after each row in its unit
     left = np.repeat(np.arange(len(u)), later)
     right = left + np.arange(len(left)) - np.repeat(np.cumsum(later) - later, later) + 1
-    pair_keys, counts = _sorted_unique(a[left] * n_actors + a[right])
+    pair_keys, counts = sorted_unique(a[left] * n_actors + a[right])
     return per_actor, pair_keys, counts
 
 
@@ -130,22 +131,6 @@ def _covered(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
     np.add.at(depth, lo, 1)
     np.add.at(depth, hi + 1, -1)
     return np.cumsum(depth[:n]) > 0
-
-
-def _sorted_unique(keys: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values, sorted, and how often each occurs, or the sum of its ``weights``.
-
-    One sort (``np.unique`` hashes, slower here).
-    """
-    if weights is None:
-        keys = np.sort(keys)
-    else:
-        order = np.argsort(keys)
-        keys, weights = keys[order], weights[order]
-    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
-    if weights is None:
-        return keys[first], np.diff(np.r_[first, len(keys)])
-    return keys[first], np.add.reduceat(weights, first) if len(keys) else weights
 
 
 def _measures(rows: list[dict]) -> pd.DataFrame:
@@ -193,7 +178,7 @@ def _add_counts(
     if len(parts) == 1:
         return parts[0]
     per_actor = np.sum([p[0] for p in parts], axis=0, dtype=np.int64)
-    keys, counts = _sorted_unique(np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
+    keys, counts = sorted_unique(np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
     return per_actor, keys, counts
 
 

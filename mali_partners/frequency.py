@@ -20,7 +20,7 @@ import pandas as pd
 from . import stats
 from ._nltk import MWETokenizer, SnowballStemmer, Trie
 from .errors import InputError, Problem
-from .frames import STR, str_array
+from .frames import STR, sorted_unique, str_array
 from .gazetteer import Gazetteer
 from .text import is_stop, normalise_token, stopwords, word_tokenizer
 
@@ -315,7 +315,7 @@ def _corpus_pairs(
 
 def _merged_keys(parts: list[np.ndarray]) -> list[np.ndarray]:
     """``parts`` (sorted distinct keys) with the parts merged into one once there are eight."""
-    return [np.unique(np.concatenate(parts))] if len(parts) >= 8 else parts
+    return [sorted_unique(np.concatenate(parts))[0]] if len(parts) >= 8 else parts
 
 
 def textstat_frequency_blocks(
@@ -365,7 +365,7 @@ def textstat_frequency_blocks(
     for pairs in block_pairs():
         for n, (key, _, _) in pairs.items():
             found[n] = _merged_keys([*found[n], key[np.r_[True, key[1:] != key[:-1]]]])
-    keys = {n: np.unique(np.concatenate(found[n])) if found[n] else np.zeros(0, np.int64) for n in ngrams}
+    keys = {n: sorted_unique(np.concatenate(found[n]))[0] if found[n] else np.zeros(0, np.int64) for n in ngrams}
     del found
     # pass 2: counts, articles, the article holding most, and the sum of relative frequencies (in article order)
     acc = {

@@ -111,3 +111,19 @@ def test_column_taker_mapped_is_the_elementwise_map_taken():
     assert want[0] == "2020" and want.isna()[1] and want[2] == "2021"
     with pytest.raises(ValueError, match="coded column"):
         ColumnTaker(pd.Series([1, 2])).mapped(lambda v: v)
+
+
+def test_sorted_unique_is_np_unique_with_counts_and_sums():
+    from mali_partners.frames import sorted_unique
+
+    rng = np.random.default_rng(11)
+    for n, high in ((0, 5), (1, 5), (200, 7), (5000, 10**9)):
+        keys = rng.integers(0, high, n)
+        want_keys, want_counts = np.unique(keys, return_counts=True)
+        got_keys, got_counts = sorted_unique(keys)
+        assert list(got_keys) == list(want_keys) and list(got_counts) == list(want_counts)
+        weights = rng.integers(-3, 4, n)
+        got_keys, got_sums = sorted_unique(keys, weights)
+        assert list(got_keys) == list(want_keys)
+        assert list(got_sums) == [int(weights[keys == k].sum()) for k in want_keys]
+    assert [list(a) for a in sorted_unique(np.array([3, 1, 3, 3]))] == [[1, 3], [1, 3]]  # by hand
