@@ -4,7 +4,8 @@ A column read from the cache store is one Arrow array of many chunks (one per st
 part). pyarrow's ``take`` on such a column first joins every chunk into one array: taking
 a thousand sentences out of a corpus's sentence texts copied all of them (410 MB at 100k
 articles), once per part of a table. :func:`array_take` takes from each chunk what it
-holds; the result is the same column of values.
+holds; the result is the same column of values. :class:`ColumnTaker` serves many takes
+from one column; :func:`sorted_unique` is the distinct values of an array by one sort.
 """
 
 from __future__ import annotations

@@ -759,10 +759,11 @@ def _without_attrs(df: pd.DataFrame) -> pd.DataFrame:
 
 
 BLOCK_ARTICLES = 500  # articles per block of the tables made row by row (KWIC, the row tables)
-# Rows per part of a sorted table made part by part (trajectory evidence). Each part takes its rows
-# from every stored chunk of a column, so the takes grow as parts x chunks: at 100k articles (500
-# chunks) parts of 64k rows made 200,000 takes; parts of 256k rows take the job from 14.4 to 10.6 s,
-# for about 15 MB more at its peak.
+# Rows per part of a sorted table made part by part (trajectory evidence). Each part takes its
+# sentence texts from every stored chunk (its other columns are coded once, frames.ColumnTaker), so
+# those takes grow as parts x chunks: at 100k articles (500 chunks), before the coding, parts of 64k
+# rows made 200,000 takes, and parts of 256k rows took the job from 14.4 to 10.6 s for about 15 MB
+# more at its peak.
 BLOCK_ROWS = 256 * 1024
 
 

@@ -882,10 +882,10 @@ def trajectory_evidence_parts(
     columns += ("date_precision", "date_expression", "score", "label", "n_cues", "cues")
     step = max(1, rows or len(order))
     for start in range(0, max(len(order), 1), step):
-        rows_ = order[start : start + step]
-        part = {name: take[name](rows_) for name in columns}
+        in_part = order[start : start + step]
+        part = {name: take[name](in_part) for name in columns}
         # taken in Arrow by row position: no Python string per unit
-        part["sentence"] = array_take(sentences["text"], sentence_of[rows_]) if len(rows_) else []
+        part["sentence"] = array_take(sentences["text"], sentence_of[in_part]) if len(in_part) else []
         yield pd.DataFrame(part)
 
 
