@@ -381,7 +381,9 @@ def textstat_frequency_blocks(
     for pairs in block_pairs():
         for n, (key, doc, count) in pairs.items():
             a, row = acc[n], np.searchsorted(keys[n], key)
-            np.add.at(a["total"], row, count)
+            # int64 counts: add.at takes its fast path only when the values have the accumulator's type
+            # (int32 counts into int64 took 40x longer: 0.5 s of a +1 run at 10k articles)
+            np.add.at(a["total"], row, count.astype(np.int64))
             np.add.at(a["dfreq"], row, 1)
             np.add.at(a["psum"], row, count / size_arr[doc])  # in the order of the pairs: article order per term
             # the article holding most of each n-gram in this block (its first at the maximum); an earlier
