@@ -8,7 +8,8 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    (with an empty cache, so every article is analysed and the cache store written), then
    ``pipeline.analysis_tables_write`` (each table job computes and writes its tables).
    Stages are timed by hooks wrapped around the pipeline's own functions for the duration
-   of the run (nothing is re-implemented): ``corpus_load`` (load+validate), ``engine_map``
+   of the run (nothing is re-implemented): ``corpus_load`` or, with a cache, ``corpus_load_indexed``
+   (load+validate), ``engine_map``
    (the per-article step, split into clean / sentences+tokens / mentions / terms /
    relations / unmatched in proportion to the CPU seconds ``pipeline.analyse_document``
    reports from the workers), ``combine``, and the table jobs of ``pipeline.TABLE_JOBS``
@@ -105,6 +106,7 @@ def system_memory(out: dict, every: float = 0.2):
 @contextlib.contextmanager
 def hooks(times: dict[str, float]):
     """Wrap pipeline functions with timers that add to ``times``."""
+    from mali_partners import engine as eng
     from mali_partners import pipeline as pl
 
     patched = []
@@ -123,6 +125,7 @@ def hooks(times: dict[str, float]):
         patched.append((owner, name, orig))
 
     wrap(pl, "corpus_load", "load_validate")
+    wrap(eng, "corpus_load_indexed", "load_validate")  # what pipeline.run loads with when a cache is given
     wrap(pl, "engine_map", "per_article")
     wrap(pl, "combine", "combine")
     try:

@@ -14,7 +14,9 @@ import hashlib
 import io
 import os
 import re
+import stat as stat_module
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,16 +96,58 @@ def normalise_whitespace(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+@dataclass(frozen=True)
+class FileFacts:
+    """What :func:`check` and :func:`corpus_frame` need of an article file that passed them, kept between runs.
+
+    A file whose size and modification time (in ns) are those recorded, on the same device
+    and inode, is not read again (see :func:`read_raw`): the trust that ``make`` and
+    ``rsync`` put in modification times.
+    """
+
+    size: int
+    mtime_ns: int
+    sha256: bytes  # of the file's bytes
+    head: bytes  # digest of its first MIN_WORDS words (see head_key): the first test of "the same text twice"
+
+
+FileIndex = dict[tuple[int, int], FileFacts]  # (st_dev, st_ino) -> the facts of the file there
+INDEX_FORMAT = f"1|{MIN_WORDS}"  # the facts depend on MIN_WORDS: another value makes a stored index void
+RACY_NS = 2_000_000_000  # a file modified this recently when it is read is not put in the index
+
+
+def head_key(words: list[str]) -> bytes:
+    """The key for texts that start alike: a digest of their first MIN_WORDS words (NFC, split on white space)."""
+    return hashlib.blake2b(" ".join(words[:MIN_WORDS]).encode(), digest_size=16).digest()
+
+
 @dataclass
 class RawCorpus:
-    """A corpus folder read into memory: manifest header and rows, and file bytes."""
+    """A corpus folder read into memory: manifest header and rows, and file bytes.
+
+    ``known`` holds the files :func:`read_raw` did not read because an index vouched for
+    them (unchanged since a run where they passed every check); their bytes are read only
+    when needed (:meth:`text`). ``stats`` has the (dev, inode, size, mtime_ns) of each file
+    read, for the next index (:meth:`index`).
+    """
 
     root: Path
     header: list[str]
     rows: list[tuple[int, dict[str, str]]]  # (line number in manifest, row)
-    files: dict[str, bytes]  # file name -> raw bytes, for every *.txt in the folder
+    files: dict[str, bytes]  # file name -> raw bytes, for every *.txt in the folder (but the known ones)
     problems: list[Problem] = field(default_factory=list)  # problems found while reading
+    known: dict[str, FileFacts] = field(default_factory=dict)  # file name -> facts, for files not read
+    stats: dict[str, tuple[int, int, int, int]] = field(default_factory=dict, repr=False)
     _digests: dict[str, bytes] = field(default_factory=dict, repr=False)  # hashed once (see digest())
+    _heads: dict[str, bytes] = field(default_factory=dict, repr=False)  # head_key of each file check() passed
+
+    def names(self) -> list[str]:
+        """Every *.txt file of the folder, read or known, in name order."""
+        return sorted([*self.files, *self.known]) if self.known else list(self.files)
+
+    def has(self, fname: str) -> bool:
+        """Whether ``fname`` is a *.txt file of the folder."""
+        return fname in self.files or fname in self.known
 
     def text(self, fname: str) -> str:
         """The file decoded as UTF-8 (raises UnicodeDecodeError like ``bytes.decode``).
@@ -111,22 +155,66 @@ class RawCorpus:
         Not kept: holding every decoded text beside the bytes took up to twice the corpus's
         size again (a str of non-ASCII text is 2 bytes a character) while a corpus loads.
         """
-        return self.files[fname].decode("utf-8")
+        return self.data(fname).decode("utf-8")
+
+    def data(self, fname: str) -> bytes:
+        """The file's bytes; a known file is read now, and must still have its recorded hash."""
+        if fname in self.files or fname not in self.known:
+            return self.files[fname]
+        return read_checked(self.root / fname, self.known[fname].sha256)
 
     def digest(self, fname: str) -> bytes:
         """SHA-256 of the file's bytes (hashed once: the corpus version and the frame both need it)."""
+        if fname in self.known and fname not in self.files:
+            return self.known[fname].sha256
         d = self._digests.get(fname)
         if d is None:
             d = self._digests[fname] = hashlib.sha256(self.files.get(fname, b"")).digest()
         return d
+
+    def index(self, now_ns: int | None = None) -> FileIndex:
+        """The index for the next :func:`read_raw`: the known files and every file read that passed :func:`check`.
+
+        Call it after a check without problems. A file modified within :data:`RACY_NS` of
+        being read is left out: a change in the same clock tick would not change its time.
+        """
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        out: FileIndex = {}
+        for fname, facts in self.known.items():
+            dev, ino = self.stats[fname][:2]
+            out[(dev, ino)] = facts
+        for fname, (dev, ino, size, mtime_ns) in self.stats.items():
+            if fname in self.files and fname in self._heads and mtime_ns < now_ns - RACY_NS:
+                out[(dev, ino)] = FileFacts(size, mtime_ns, self.digest(fname), self._heads[fname])
+        return out
+
+
+def read_checked(path: Path, sha256: bytes) -> bytes:
+    """The bytes of ``path``, which must hash to ``sha256`` (a file the index vouched for, read later)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        data, reason = None, f"it cannot be read any more ({exc.strerror})"
+    else:
+        reason = "it changed while the corpus was being analysed"
+    if data is None or hashlib.sha256(data).digest() != sha256:
+        raise InputError(
+            [Problem(str(path), reason, "run the analysis again (leave the corpus alone while it runs)")], "corpus"
+        )
+    return data
 
 
 def _manifest_name(root: Path) -> str:
     return str(root / MANIFEST)
 
 
-def read_raw(root: str | os.PathLike[str]) -> RawCorpus:
-    """Read a corpus folder without judging it; reading problems are kept, not raised."""
+def read_raw(root: str | os.PathLike[str], index: FileIndex | None = None) -> RawCorpus:
+    """Read a corpus folder without judging it; reading problems are kept, not raised.
+
+    With an ``index`` (see :meth:`RawCorpus.index`), a file on the recorded device and
+    inode with the recorded size and modification time is not read: it goes into
+    ``known`` with its facts (a +1 run at 10k articles: reading and checking 0.6 s less).
+    """
     root = Path(root)
     if not root.is_dir():
         raise InputError(
@@ -161,8 +249,25 @@ def read_raw(root: str | os.PathLike[str]) -> RawCorpus:
             )
             text = ""
         header, rows = _parse_manifest(text, str(mpath), problems)
-    files = {p.name: p.read_bytes() for p in sorted(root.glob(DOC_GLOB), key=lambda p: p.name) if p.is_file()}
-    return RawCorpus(root, header, rows, files, problems)
+    paths = sorted(root.glob(DOC_GLOB), key=lambda p: p.name)
+    if index is None:
+        files = {p.name: p.read_bytes() for p in paths if p.is_file()}
+        return RawCorpus(root, header, rows, files, problems)
+    files, known, stats = {}, {}, {}
+    for p in paths:
+        try:
+            st = os.stat(p)  # before reading: a change after it makes the next run read the file again
+        except OSError:
+            continue  # gone since the listing (as is_file() would say)
+        if not stat_module.S_ISREG(st.st_mode):
+            continue
+        stats[p.name] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        facts = index.get((st.st_dev, st.st_ino))
+        if facts is not None and facts.size == st.st_size and facts.mtime_ns == st.st_mtime_ns:
+            known[p.name] = facts
+        else:
+            files[p.name] = p.read_bytes()
+    return RawCorpus(root, header, rows, files, problems, known, stats)
 
 
 def _parse_manifest(
@@ -343,7 +448,7 @@ def check(raw: RawCorpus) -> list[Problem]:
                         where,
                     )
                 )
-            elif fname not in raw.files:
+            elif not raw.has(fname):
                 problems.append(
                     Problem(
                         mname, f"file {fname!r} does not exist", f"add {fname} to {raw.root} or remove this row", where
@@ -361,7 +466,8 @@ def check(raw: RawCorpus) -> list[Problem]:
                 )
             )
         problems.extend(_date_problems(mname, where, row))
-    for fname in raw.files:
+    names = raw.names()
+    for fname in names:
         if fname not in listed and fname not in seen_files:
             problems.append(
                 Problem(
@@ -372,7 +478,7 @@ def check(raw: RawCorpus) -> list[Problem]:
             )
     # "the same text twice" compares normalise_whitespace() of the texts; only texts whose first
     # MIN_WORDS words agree can be equal, so only those are normalised whole (10k articles: 0.6 s less)
-    by_head: dict[str, list[str]] = {}  # first MIN_WORDS words -> the files (first copies) that start so
+    by_head: dict[bytes, list[str]] = {}  # head_key -> the files (first copies) that start so
     norms: dict[str, str] = {}  # file -> normalise_whitespace() of its text, made only when needed
 
     def norm_of(name: str) -> str:
@@ -380,44 +486,52 @@ def check(raw: RawCorpus) -> list[Problem]:
             norms[name] = normalise_whitespace(raw.text(name))
         return norms[name]
 
-    for fname, data in raw.files.items():
-        try:
-            text = raw.text(fname)
-        except UnicodeDecodeError:
-            bad = _utf8_problem(fname, data)
-            problems.append(
-                Problem(str(raw.root / fname), bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
-            )
-            continue
-        path = os.path.join(root_str, fname)  # str(raw.root / fname), without a Path per file
-        # the first MIN_WORDS words (as normalise_whitespace() splits them), and the rest when there is more
-        words = unicodedata.normalize("NFC", text).split(maxsplit=MIN_WORDS)
-        if len(words) < MIN_WORDS:
-            n_words = len(words)
-            what = "empty" if n_words == 0 else f"near-empty ({n_words} words, fewer than {MIN_WORDS})"
-            problems.append(
-                Problem(
-                    path,
-                    f"the article is {what}",
-                    "paste the full article text, or remove the file and its manifest row",
-                )
-            )
-            continue
-        head = " ".join(words[:MIN_WORDS])
+    for fname in names:
+        if fname in raw.known and fname not in raw.files:  # passed these checks when last read, unchanged since
+            head = raw.known[fname].head
+        else:
+            head = _text_head(raw, fname, root_str, problems)
+            if head is None:
+                continue
+            raw._heads[fname] = head
         group = by_head.setdefault(head, [])
         # a text that starts with the same words came before: compare the whole texts
         same = next((other for other in group if norm_of(other) == norm_of(fname)), None)
         if same is None:
             group.append(fname)
         else:
+            raw._heads.pop(fname, None)
             problems.append(
                 Problem(
-                    path,
+                    os.path.join(root_str, fname),
                     f"the same text as {same} (after white-space normalisation)",
                     "remove one of the two copies and its manifest row",
                 )
             )
     return problems
+
+
+def _text_head(raw: RawCorpus, fname: str, root_str: str, problems: list[Problem]) -> bytes | None:
+    """The :func:`head_key` of a file read, or None after adding its problem (not UTF-8, near-empty)."""
+    path = os.path.join(root_str, fname)  # str(raw.root / fname), without a Path per file
+    try:
+        text = raw.text(fname)
+    except UnicodeDecodeError:
+        bad = _utf8_problem(fname, raw.files[fname])
+        problems.append(Problem(path, bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"))
+        return None
+    # the first MIN_WORDS words (as normalise_whitespace() splits them), and the rest when there is more
+    words = unicodedata.normalize("NFC", text).split(maxsplit=MIN_WORDS)
+    if len(words) < MIN_WORDS:
+        n_words = len(words)
+        what = "empty" if n_words == 0 else f"near-empty ({n_words} words, fewer than {MIN_WORDS})"
+        problems.append(
+            Problem(
+                path, f"the article is {what}", "paste the full article text, or remove the file and its manifest row"
+            )
+        )
+        return None
+    return head_key(words)
 
 
 _FIX_EMPTY = {
@@ -469,9 +583,9 @@ def _date_problems(mname: str, where: str, row: dict[str, str]) -> list[Problem]
     return out
 
 
-def validate(root: str | os.PathLike[str]) -> RawCorpus:
-    """Read and check a corpus folder; raise :class:`InputError` with every problem."""
-    raw = read_raw(root)
+def validate(root: str | os.PathLike[str], index: FileIndex | None = None) -> RawCorpus:
+    """Read and check a corpus folder; raise :class:`InputError` with every problem (``index``: see read_raw)."""
+    raw = read_raw(root, index)
     problems = check(raw)
     if problems:
         raise InputError(problems, f"corpus {raw.root}")
@@ -491,8 +605,11 @@ def corpus_version(raw: RawCorpus) -> str:
     return h.hexdigest()[:12]
 
 
-def _texts_column(data: list[bytes]) -> pd.arrays.ArrowStringArray:
-    """The texts of valid UTF-8 files as a string column, made from their bytes in Arrow (no Python str each)."""
+def _texts_column(data: list[bytes | None]) -> pd.arrays.ArrowStringArray:
+    """The texts of valid UTF-8 files as a string column, made from their bytes in Arrow (no Python str each).
+
+    None (a file the index vouched for, not read) is a missing value: :func:`fill_texts` reads it when needed.
+    """
     import pyarrow as pa
 
     texts = pa.array(data, type=pa.large_binary()).cast(pa.large_string())  # checks the UTF-8 again
@@ -503,7 +620,8 @@ def corpus_frame(raw: RawCorpus) -> pd.DataFrame:
     """The corpus as a tidy frame, one row per article, in id order.
 
     Columns: doc_id, file, title, source, url, published, date_precision, date_basis,
-    date_earliest, date_latest, date_mid (Timestamps), text_raw, sha256.
+    date_earliest, date_latest, date_mid (Timestamps), text_raw, sha256. ``text_raw`` is
+    missing for the files of ``raw.known`` (not read; see :func:`fill_texts`).
     """
     # in id order from the start (a stable sort, as sort_values(kind="stable") did): sorting the frame copied its texts
     rows = sorted((row for _, row in raw.rows), key=lambda row: row["id"])
@@ -532,13 +650,33 @@ def corpus_frame(raw: RawCorpus) -> pd.DataFrame:
             "date_earliest": [s[1] for s in spec_of],
             "date_latest": [s[2] for s in spec_of],
             "date_mid": [s[3] for s in spec_of],
-            "text_raw": _texts_column([raw.files[row["file"]] for row in rows]),
+            "text_raw": _texts_column([raw.files.get(row["file"]) for row in rows]),
             "sha256": [raw.digest(row["file"]).hex() for row in rows],
         }
     )
     df.attrs["corpus_version"] = corpus_version(raw)
     df.attrs["corpus_dir"] = str(raw.root)
     return df
+
+
+def fill_texts(docs: pd.DataFrame) -> pd.DataFrame:
+    """``docs`` with every missing ``text_raw`` read from its file, which must still hash to its ``sha256``.
+
+    The per-article step calls it for the articles it must analyse, of a frame made with an
+    index (:func:`read_raw`): the others' texts are never read.
+    """
+    missing = docs["text_raw"].isna().to_numpy()
+    if not missing.any():
+        return docs
+    root = Path(docs.attrs["corpus_dir"])
+    texts = [
+        read_checked(root / f, bytes.fromhex(h)) if m else None
+        for f, h, m in zip(docs["file"].tolist(), docs["sha256"].tolist(), missing)
+    ]
+    filled = _texts_column(texts)
+    out = docs.copy(deep=False)
+    out["text_raw"] = out["text_raw"].where(~missing, pd.Series(filled, index=docs.index))
+    return out
 
 
 def corpus_load(root: str | os.PathLike[str]) -> pd.DataFrame:

@@ -635,6 +635,49 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+FILE_INDEX = "file-index.pkl"  # in the cache folder: what read_raw() need not read again (see corpus.FileFacts)
+
+
+def file_index_load(cache_dir: str | os.PathLike[str]) -> corpus_mod.FileIndex:
+    """The file index of the last run with this cache; empty when missing, unreadable or of another format."""
+    try:
+        with open(Path(cache_dir) / FILE_INDEX, "rb") as fh:
+            fmt, index = pickle.load(fh)
+    except Exception:  # missing, truncated or foreign: read every file
+        return {}
+    return index if fmt == corpus_mod.INDEX_FORMAT and isinstance(index, dict) else {}
+
+
+def file_index_save(cache_dir: str | os.PathLike[str], index: corpus_mod.FileIndex) -> None:
+    """Replace the file index (atomically: a run that dies leaves the old one or the new one)."""
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{FILE_INDEX}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump((corpus_mod.INDEX_FORMAT, index), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache / FILE_INDEX)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def corpus_load_indexed(
+    root: str | os.PathLike[str], cache_dir: str | os.PathLike[str]
+) -> tuple[pd.DataFrame, corpus_mod.FileIndex | None]:
+    """:func:`corpus.corpus_load` reading only the files changed since the last run with this cache.
+
+    The frame's ``text_raw`` is missing for the others (:func:`corpus.fill_texts` reads
+    those that must be analysed). Also returns the index for the next run (only this
+    corpus's files), or None when it is the stored one: the caller saves it
+    (:func:`file_index_save`) once the run has succeeded, so a failed run leaves the cache as it was.
+    """
+    old = file_index_load(cache_dir)
+    raw = corpus_mod.validate(root, index=old)
+    new = raw.index()
+    return corpus_mod.corpus_frame(raw), (None if new == old else new)
+
+
 def default_cache_dir(corpus_dir: str | os.PathLike[str]) -> Path:
     """``$MALI_PARTNERS_CACHE``, else ``.mali_partners_cache/`` beside the corpus folder."""
     env = os.environ.get("MALI_PARTNERS_CACHE")
@@ -884,7 +927,7 @@ def map_documents(
     try:
         fresh: list[Result] = []
         if todo:
-            sub = docs.iloc[todo]
+            sub = corpus_mod.fill_texts(docs.iloc[todo])  # the texts a file index left unread (see read_raw)
             sink = pending.add if pending is not None else None
             if engine == "dask":
                 fresh = _map_dask(sub, gaz, lex, workers, scheduler, timed, bar, timings, sink)

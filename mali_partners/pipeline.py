@@ -367,7 +367,7 @@ def run(
     cooc._check_window(window)
     problems: list[Problem] = []
     skipped: list[Problem] = []
-    docs = gaz = lex = None
+    docs = gaz = lex = file_index = None
     for loader in ("corpus", "gazetteer", "lexicon"):
         try:
             if loader == "corpus":
@@ -375,6 +375,10 @@ def run(
                     from .engine import corpus_load_valid
 
                     docs, skipped = corpus_load_valid(corpus_dir)
+                elif cache_dir is not None:
+                    from .engine import corpus_load_indexed
+
+                    docs, file_index = corpus_load_indexed(corpus_dir, cache_dir)
                 else:
                     docs = corpus_load(corpus_dir)
             elif loader == "gazetteer":
@@ -400,6 +404,11 @@ def run(
         progress=progress,
         stats=stats,
     )
+    if file_index is not None and cache_dir is not None:
+        from .engine import file_index_save
+
+        with contextlib.suppress(OSError):  # a read-only cache: the next run reads every file, as without one
+            file_index_save(cache_dir, file_index)
     docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched = combine(results)
     del results
     release_memory()

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mali_partners.cli import main
@@ -589,3 +590,116 @@ def test_corpus_frame_texts_are_the_decoded_files_in_id_order(corpus_copy):
     for doc_id, name, text in zip(docs["doc_id"], docs["file"], docs["text_raw"]):
         assert text == (corpus_copy / name).read_bytes().decode("utf-8"), doc_id
     assert any(not t.isascii() for t in docs["text_raw"])  # nonvacuous: multi-byte characters survive
+
+
+# ----------------------------------------------------------------------------- file index (issue 9: +1 runs)
+
+
+def _indexed(root: Path, index: dict, now_ns: int | None = None):
+    """read_raw with ``index``, checked; returns the raw corpus and its next index."""
+    from mali_partners.corpus import check
+
+    raw = read_raw(root, index)
+    assert check(raw) == []
+    return raw, raw.index(now_ns)
+
+
+def _aged(root: Path, seconds: float = 60) -> None:
+    """Set every file's modification time ``seconds`` in the past (a corpus written a while ago)."""
+    import os
+    import time
+
+    for p in root.iterdir():
+        t = time.time() - seconds
+        os.utime(p, (t, t))
+
+
+def test_an_indexed_read_skips_unchanged_files_and_gives_the_same_frame(corpus_copy):
+    from mali_partners.corpus import corpus_frame
+
+    _aged(corpus_copy)
+    plain = read_raw(corpus_copy)
+    first, index = _indexed(corpus_copy, {})
+    assert not first.known and len(first.files) == 5
+    assert len(index) == 5  # every file was read, passed the checks and is old enough to trust
+    second, again = _indexed(corpus_copy, index)
+    assert not second.files and sorted(second.known) == sorted(plain.files)
+    assert again == index
+    assert corpus_version(second) == corpus_version(plain)
+    full, lean = corpus_frame(plain), corpus_frame(second)
+    assert lean["text_raw"].isna().all()
+    pd.testing.assert_frame_equal(lean.drop(columns="text_raw"), full.drop(columns="text_raw"))
+    assert lean.attrs == full.attrs
+    # the texts come back, checked against their hashes, when the per-article step needs them
+    from mali_partners.corpus import fill_texts
+
+    pd.testing.assert_frame_equal(fill_texts(lean), full)
+
+
+def test_an_indexed_read_reads_a_changed_file_again(corpus_copy):
+    import os
+
+    _aged(corpus_copy)
+    _, index = _indexed(corpus_copy, {})
+    target = corpus_copy / F003
+    st = target.stat()
+    data = target.read_bytes()
+    target.write_bytes(data.replace(b"Russia", b"Russie", 1))  # same size, new modification time
+    assert target.stat().st_size == st.st_size
+    raw, _ = _indexed(corpus_copy, index)
+    assert list(raw.files) == [F003]
+    # same size and the old time again, but another inode (a copy put in its place): read as well
+    replacement = corpus_copy / "tmp.copy"
+    replacement.write_bytes(data)
+    os.utime(replacement, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(replacement, target)
+    raw, _ = _indexed(corpus_copy, index)
+    assert F003 in raw.files
+
+
+def test_a_file_changed_just_before_it_was_read_is_not_indexed(corpus_copy):
+    import time
+
+    _aged(corpus_copy)
+    (corpus_copy / F004).write_bytes((corpus_copy / F004).read_bytes() + b"\n")
+    raw, index = _indexed(corpus_copy, {})
+    assert len(index) == 4 and F004 in raw.files
+    # later, once the change is old enough, it is
+    _, later = _indexed(corpus_copy, index, now_ns=time.time_ns() + 3_000_000_000)
+    assert len(later) == 5
+
+
+def test_an_indexed_read_still_finds_a_new_copy_of_a_known_text(corpus_copy):
+    """The duplicate check compares the new file with the unread known one (read then, checked against its hash)."""
+    from mali_partners.corpus import check
+
+    _aged(corpus_copy)
+    _, index = _indexed(corpus_copy, {})
+    copy = corpus_copy / "009_copy.txt"
+    copy.write_bytes(b"  " + (corpus_copy / F000).read_bytes().replace(b"\n", b"\n\n"))
+    with open(corpus_copy / MANIFEST, "a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerow(
+            ["009", "009_copy.txt", "T", "S", "", "2024-03", "month", "the test's copy"]
+        )
+    raw = read_raw(corpus_copy, index)
+    assert F000 in raw.known
+    problems = check(raw)
+    assert [(Path(p.file).name, p.message) for p in problems] == [
+        ("009_copy.txt", f"the same text as {F000} (after white-space normalisation)")
+    ]
+
+
+def test_a_known_file_changed_after_the_check_is_an_input_error(corpus_copy):
+    from mali_partners.corpus import corpus_frame, fill_texts
+    from mali_partners.errors import InputError
+
+    _aged(corpus_copy)
+    _, index = _indexed(corpus_copy, {})
+    raw, _ = _indexed(corpus_copy, index)
+    docs = corpus_frame(raw)
+    (corpus_copy / F003).write_bytes(b"changed behind the run's back " * 20)
+    with pytest.raises(InputError) as err:
+        fill_texts(docs)
+    (problem,) = err.value.problems
+    assert problem.file.endswith(F003) and "changed while the corpus was being analysed" in problem.message
+    assert "run the analysis again" in problem.fix
