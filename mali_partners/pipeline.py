@@ -393,6 +393,7 @@ def run(
     release_memory()  # reading and checking every file leaves freed pages (10k articles: 0.2 GB)
     cv = docs.attrs["corpus_version"]
     attrs = dict(docs.attrs)  # this load's corpus_version and corpus_dir (cached frames carry an older run's)
+    run_stats = {} if stats is None else stats
     results = engine_map(
         docs,
         gaz,
@@ -402,8 +403,9 @@ def run(
         scheduler=scheduler,
         cache_dir=cache_dir,
         progress=progress,
-        stats=stats,
+        stats=run_stats,
     )
+    keys = run_stats.pop("article_keys", None)  # the engine's, in corpus order: the keys of the block memo
     if file_index is not None and cache_dir is not None:
         from .engine import file_index_save
 
@@ -431,12 +433,11 @@ def run(
         prov["skipped"] = [{"file": p.file, "where": p.where, "problem": p.message} for p in skipped]
         if stats is not None:
             stats["skipped"] = [str(p).replace("\n", "\n    ") for p in skipped]
-    memo = keys = None
+    memo = None
     if cache_dir is not None:
-        from .engine import BlockMemo, article_keys, config_hash
+        from .engine import BlockMemo, config_hash
 
-        cfg = config_hash(gaz, lex)
-        memo, keys = BlockMemo(cache_dir, cfg), article_keys(docs, cfg)
+        memo = BlockMemo(cache_dir, config_hash(gaz, lex))
     an = Analysis(
         docs, cleaning, sentences, tokens, mentions, terms, units, hits, unmatched, gaz, lex, window, prov, memo, keys
     )

@@ -878,3 +878,13 @@ def test_a_cached_run_reads_only_the_files_changed_since_the_last(corpus_copy, t
     assert read[-1] == [] or [f[:4] for f in read[-1]] == ["005_"]  # the new article may still be too recent
     assert stats["analysed_ids"] == ["001"]
     assert_tables_equal(an, pl.run(corpus_copy))
+
+
+def test_the_block_memo_is_keyed_by_the_engines_article_keys(corpus_copy, tmp_path):
+    """One hashing of the articles per run: the memo's keys are the per-article cache's, and stats do not carry them."""
+    from mali_partners.corpus import corpus_load
+
+    stats: dict = {}
+    an = pl.run(corpus_copy, cache_dir=tmp_path / "cache", stats=stats)
+    assert an.block_keys == eng.article_keys(corpus_load(corpus_copy), eng.config_hash(an.gazetteer, an.lexicon))
+    assert "article_keys" not in stats and stats["n_analysed"] == 5
