@@ -138,6 +138,7 @@ class RawCorpus:
     problems: list[Problem] = field(default_factory=list)  # problems found while reading
     known: dict[str, FileFacts] = field(default_factory=dict)  # file name -> facts, for files not read
     stats: dict[str, tuple[int, int, int, int]] = field(default_factory=dict, repr=False)
+    read_ns: int = 0  # the clock when read_raw started, before its first stat (with an index only)
     _digests: dict[str, bytes] = field(default_factory=dict, repr=False)  # hashed once (see digest())
     _heads: dict[str, bytes] = field(default_factory=dict, repr=False)  # head_key of each file check() passed
 
@@ -175,10 +176,11 @@ class RawCorpus:
     def index(self, now_ns: int | None = None) -> FileIndex:
         """The index for the next :func:`read_raw`: the known files and every file read that passed :func:`check`.
 
-        Call it after a check without problems. A file modified within :data:`RACY_NS` of
-        being read is left out: a change in the same clock tick would not change its time.
+        Call it after a check without problems. A file modified within :data:`RACY_NS` before
+        the read started is left out: a change in the same clock tick, after it was read,
+        would not change its time. ``now_ns`` replaces the start of the read (for tests).
         """
-        now_ns = time.time_ns() if now_ns is None else now_ns
+        now_ns = (self.read_ns or time.time_ns()) if now_ns is None else now_ns
         out: FileIndex = {}
         for fname, facts in self.known.items():
             dev, ino = self.stats[fname][:2]
@@ -254,6 +256,7 @@ def read_raw(root: str | os.PathLike[str], index: FileIndex | None = None) -> Ra
         files = {p.name: p.read_bytes() for p in paths if p.is_file()}
         return RawCorpus(root, header, rows, files, problems)
     files, known, stats = {}, {}, {}
+    read_ns = time.time_ns()  # before any stat: see RawCorpus.index
     for p in paths:
         try:
             st = os.stat(p)  # before reading: a change after it makes the next run read the file again
@@ -267,7 +270,7 @@ def read_raw(root: str | os.PathLike[str], index: FileIndex | None = None) -> Ra
             known[p.name] = facts
         else:
             files[p.name] = p.read_bytes()
-    return RawCorpus(root, header, rows, files, problems, known, stats)
+    return RawCorpus(root, header, rows, files, problems, known, stats, read_ns)
 
 
 def _parse_manifest(
