@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -220,6 +221,11 @@ def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
         _frame_write(df, folder / f"{seg}-{name}-{i:05d}")
 
 
+def _appendable(base: Store, keys: list[str]) -> bool:
+    """Can the articles of ``keys`` after ``base``'s be saved as a new segment of ``base`` (see :func:`store_save`)?"""
+    return base.root is not None and 0 < len(base.segments) < MAX_SEGMENTS and keys[: len(base.keys)] == base.keys
+
+
 def store_save(
     cache_dir: str | os.PathLike[str],
     cfg: str,
@@ -228,6 +234,7 @@ def store_save(
     base: Store | None = None,
     added: Result | None = None,
     written: tuple[Path, str, int, list[str]] | None = None,
+    append: bool = False,
 ) -> bool:
     """Write this corpus folder's store atomically (a temporary folder renamed over the old one); True if appended.
 
@@ -239,20 +246,18 @@ def store_save(
     in order) and ``added`` (the frames of the articles after them), only ``added`` is
     written, as a new segment; ``base``'s segments are hard-linked (they never change), so
     adding an article to a large corpus writes that article's rows only. Otherwise, or
-    beyond :data:`MAX_SEGMENTS`, everything is written as one segment. Stores of other
+    beyond :data:`MAX_SEGMENTS`, everything is written as one segment. ``append``: only
+    appending will do (``store.frames`` may then be ``base``'s frames, for their names);
+    ValueError, before anything is written, when it cannot. Stores of other
     configurations are removed (they can never be hit again), and of this configuration
     only the :data:`MAX_STORES` newest are kept.
     """
+    appending = base is not None and added is not None and _appendable(base, store.keys)
+    if append and (not appending or written is not None):
+        raise ValueError("store_save(append=True): these articles cannot be appended to the base store")
     root = _store_dir(cache_dir, cfg, corpus)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    appending = (
-        base is not None
-        and added is not None
-        and base.root is not None
-        and 0 < len(base.segments) < MAX_SEGMENTS
-        and store.keys[: len(base.keys)] == base.keys
-    )
     try:
         segments: list[tuple[str, int, int]] = []
         if written is not None:
@@ -270,6 +275,13 @@ def store_save(
                             src = _frame_file(base.root / f"{seg}-{name}-{i:05d}")
                             _link_or_copy(src, tmp / src.name)
                     segments.append((seg, k, n_parts))
+                # the map files of base's frames (if it was read): the new frames' maps start as copies of them
+                for name in names:
+                    stems = [
+                        base.root / f"{seg}-{name}-{i:05d}" for seg, _, n_parts in base.segments for i in range(n_parts)
+                    ]
+                    for src in base.root.glob(f"{_map_name(stems)}.*.npy"):
+                        _link_or_copy(src, tmp / src.name)
                 new_frames, new_n = added, len(store.keys) - len(base.keys)
             else:
                 new_frames, new_n = store.frames, len(store.keys)
@@ -378,7 +390,64 @@ def _numpy_types(table) -> dict[str, str]:
     return {str(c.get("name")): str(c.get("numpy_type")) for c in meta.get("columns", [])}
 
 
-def _mapped_column(column, path: Path):
+def _map_name(stems: list[Path]) -> str:
+    """The stem of the map files of the frame joined from ``stems``: named after its parts, which never change."""
+    return "map-" + hashlib.sha256("\n".join(str(s.name) for s in stems).encode()).hexdigest()[:16]
+
+
+def _npy_header(dtype, n: int) -> bytes:
+    """The ``.npy`` (version 1.0) header of a one-dimensional array of ``n`` values of ``dtype``."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)}
+    )
+    return buf.getvalue()
+
+
+def _npy_prefix(path: Path, dtype) -> tuple[int, int] | None:
+    """(values, header bytes) of the one-dimensional ``.npy`` file ``path`` of ``dtype``; None if it is not one."""
+    import numpy as np
+
+    try:
+        with path.open("rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version != (1, 0):
+                return None
+            shape, fortran, dt = np.lib.format.read_array_header_1_0(fh)
+            offset = fh.tell()
+    except (OSError, ValueError):
+        return None
+    if len(shape) != 1 or fortran or dt != np.dtype(dtype) or path.stat().st_size != offset + shape[0] * dt.itemsize:
+        return None
+    return shape[0], offset
+
+
+def _copy_range(src, dst, offset: int, count: int) -> None:
+    """Copy ``count`` bytes of file ``src`` from ``offset`` to the end of file ``dst`` (in the kernel when it can)."""
+    done = 0
+    dst.flush()  # the bytes written through the file object go first
+    try:
+        while done < count:
+            n = os.copy_file_range(src.fileno(), dst.fileno(), count - done, offset + done)
+            if n == 0:
+                raise OSError("source file ended early")
+            done += n
+        dst.seek(0, os.SEEK_END)
+    except (OSError, AttributeError):  # no copy_file_range here (another OS, another file system): read and write
+        src.seek(offset + done)
+        dst.seek(0, os.SEEK_END)
+        left = count - done
+        while left:
+            block = src.read(min(left, 1 << 24))
+            if not block:
+                raise OSError("source file ended early") from None
+            dst.write(block)
+            left -= len(block)
+
+
+def _mapped_column(column, path: Path, prefixes: list[tuple[Path, int]] = ()):
     """A column of several chunks as one array mapped from the ``.npy`` file ``path``, written from them when missing.
 
     A fixed-width column joined from its parts is otherwise a copy in this process's own
@@ -387,6 +456,11 @@ def _mapped_column(column, path: Path):
     kernels) and reclaimable by the system. Copy-on-write: writing to the array changes
     the process's own copy of a page, never the file. The file belongs to its store
     folder, whose parts never change: written once (atomically), then reused.
+
+    ``prefixes`` are the map files of the frames joined from the first parts only, with the
+    number of values those parts hold (longest first): the map of a store that had rows
+    appended starts as a copy of its predecessor's, in the kernel, and only the new values
+    are written (a +1 run at 100k articles: 1.9 GB not written from the parts again).
     """
     import numpy as np
 
@@ -395,9 +469,16 @@ def _mapped_column(column, path: Path):
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with tmp.open("wb") as fh:
-                header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False}
-                np.lib.format.write_array_header_1_0(fh, {**header, "shape": (len(column),)})
-                for chunk in column.chunks:
+                fh.write(_npy_header(first.dtype, len(column)))
+                start = 0
+                for prefix, n in prefixes:
+                    found = _npy_prefix(prefix, first.dtype)
+                    if found is not None and found[0] == n and n <= len(column):
+                        with prefix.open("rb") as src:
+                            _copy_range(src, fh, found[1], n * first.dtype.itemsize)
+                        start = n
+                        break
+                for chunk in column.slice(start).chunks:
                     chunk.to_numpy(zero_copy_only=False).tofile(fh)
             os.replace(tmp, path)
         except OSError:  # a read-only or full cache: the column is joined in memory instead
@@ -407,9 +488,10 @@ def _mapped_column(column, path: Path):
     return np.load(path, mmap_mode="c").view(np.ndarray)
 
 
-def _table_frame(table, mapped: Path | None = None) -> pd.DataFrame:
+def _table_frame(table, mapped: Path | None = None, prefixes: list[tuple[Path, int]] = ()) -> pd.DataFrame:
     """A stored table as a frame: text columns use the table's memory in place; with ``mapped`` (a stem
-    in the store folder), fixed-width columns of several chunks are mapped from files (:func:`_mapped_column`).
+    in the store folder), fixed-width columns of several chunks are mapped from files (:func:`_mapped_column`,
+    which may start from the map files of ``prefixes``: (stem, rows) of frames joined from the first parts).
     """
     import pyarrow as pa
 
@@ -435,7 +517,11 @@ def _table_frame(table, mapped: Path | None = None) -> pd.DataFrame:
         cols = {}
         for f in table.schema:
             if f.name in names:
-                arr = _mapped_column(table.column(f.name), mapped.with_name(f"{mapped.name}.{f.name}.npy"))
+                arr = _mapped_column(
+                    table.column(f.name),
+                    mapped.with_name(f"{mapped.name}.{f.name}.npy"),
+                    [(p.with_name(f"{p.name}.{f.name}.npy"), n) for p, n in prefixes],
+                )
                 if arr is None or str(arr.dtype) != types.get(f.name):  # not written, or pandas makes another type
                     arr = table.select([f.name]).to_pandas()[f.name]
                 cols[f.name] = arr
@@ -451,6 +537,11 @@ def _columns_meta(table) -> str:
     meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
     meta.pop("attributes", None)
     return json.dumps(meta, sort_keys=True)
+
+
+def _segment_of(stem: Path) -> str:
+    """The segment a part's stem belongs to: ``s1-3fa2c0d1`` of ``s1-3fa2c0d1-tokens-00000``."""
+    return "-".join(stem.name.split("-", 2)[:2])
 
 
 def _frames_read(stems: list[Path]) -> pd.DataFrame:
@@ -471,9 +562,18 @@ def _frames_read(stems: list[Path]) -> pd.DataFrame:
     first = _columns_meta(keep[0]) if tables else ""
     if tables and all(t.schema.equals(keep[0].schema) and _columns_meta(t) == first for t in keep):
         # the map files of a column are named after the parts it joins (a store folder's parts never change)
-        digest = hashlib.sha256("\n".join(str(s.name) for s in stems).encode()).hexdigest()[:16]
-        mapped = stems[0].parent / f"map-{digest}" if len(keep) > 1 else None
-        df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep), mapped)
+        mapped = stems[0].parent / _map_name(stems) if len(keep) > 1 else None
+        # those of the frames joined from the parts of the first segments: a store with segments appended
+        # extends their files (see _mapped_column); longest first
+        prefixes = []
+        if mapped is not None:
+            import numpy as np
+
+            rows = np.cumsum([len(t) for t in parts])
+            for k in range(len(stems) - 1, 1, -1):
+                if _segment_of(stems[k]) != _segment_of(stems[k - 1]):
+                    prefixes.append((stems[0].parent / _map_name(stems[:k]), int(rows[k - 1])))
+        df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep), mapped, prefixes)
         attrs = [json.loads((t.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")) for t in keep]
         if any(a != attrs[0] for a in attrs):  # as pd.concat: kept only when every part has the same
             df.attrs = {}
@@ -948,6 +1048,16 @@ def map_documents(
     if pending is not None:
         return [_first_run_store(cache_dir, cfg, Store(keys, doc_ids, {}), corpus, pending)]
     added: Result | None = None
+    if store is not None and fresh and len(todo) < n and _appendable(store, keys):
+        # articles added after the stored ones, in corpus order: write them as a new segment and read the
+        # whole store back mapped (its maps extend the old ones, see _mapped_column) instead of joining
+        # every stored row with the new ones in this process (5 s and 1.9 GB of copies at 100k articles)
+        added = _concat(fresh, consume=True)
+        store_save(cache_dir, cfg, Store(keys, doc_ids, store.frames), corpus, base=store, added=added, append=True)
+        saved = store_load(cache_dir, cfg, corpus)
+        if saved is not None and saved.keys == keys:
+            return [saved.frames]
+        return [_concat([store.frames, dict(added)])]  # pragma: no cover - the store just written is unreadable
     if store is not None and len(todo) < n:
         kept = {doc_ids[i] for i in range(n) if keys[i] in stored}
         old = store.frames

@@ -420,7 +420,9 @@ def test_parts_with_other_attrs_are_joined_as_arrow_tables(analysis, tmp_path, m
     eng._frame_write(_with_attrs(analysis.mentions.iloc[10:], corpus_version="two"), stems[1])
     converted = []
     real = eng._table_frame
-    monkeypatch.setattr(eng, "_table_frame", lambda t, mapped=None: converted.append(len(t)) or real(t, mapped))
+    monkeypatch.setattr(
+        eng, "_table_frame", lambda t, mapped=None, prefixes=(): converted.append(len(t)) or real(t, mapped, prefixes)
+    )
     got = eng._frames_read(stems)
     assert converted == [len(analysis.mentions)]
     assert got.attrs == {}
@@ -888,3 +890,89 @@ def test_the_block_memo_is_keyed_by_the_engines_article_keys(corpus_copy, tmp_pa
     an = pl.run(corpus_copy, cache_dir=tmp_path / "cache", stats=stats)
     assert an.block_keys == eng.article_keys(corpus_load(corpus_copy), eng.config_hash(an.gazetteer, an.lexicon))
     assert "article_keys" not in stats and stats["n_analysed"] == 5
+
+
+def test_the_map_of_a_store_with_a_segment_appended_extends_the_old_map(analysis, tmp_path, monkeypatch):
+    """Parts of two segments, then a third: the third read copies the first map's values and writes only the new."""
+    import numpy as np
+
+    monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
+    m = analysis.mentions
+    cuts = [0, 15, 30, 40, len(m)]
+    stems = [tmp_path / f"s{i}-0000000{i}-mentions-00000" for i in range(4)]
+    for i, stem in enumerate(stems):
+        eng._frame_write(m.iloc[cuts[i] : cuts[i + 1]], stem)
+    eng._frames_read(stems[:3])  # the store as it was: three segments, mapped
+    copied: list[int] = []
+    real = eng._copy_range
+    monkeypatch.setattr(
+        eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real(src, dst, offset, count)
+    )
+    got = eng._frames_read(stems)  # one segment more
+    pd.testing.assert_frame_equal(got, m.reset_index(drop=True), check_exact=True)
+    assert 8 * cuts[3] in copied  # an int64 column: the first 40 values came from the old map
+    (path,) = tmp_path.glob(f"{eng._map_name(stems)}.start.npy")
+    assert np.load(path).tolist() == m["start"].tolist()
+    # an old map that does not hold what its parts hold (here: cut short) is not used: written from the parts
+    for f in tmp_path.glob(f"{eng._map_name(stems)}.*.npy"):
+        f.unlink()
+    old = tmp_path / f"{eng._map_name(stems[:3])}.start.npy"
+    old.write_bytes(old.read_bytes()[:-8])
+    copied.clear()
+    again = eng._frames_read(stems)
+    pd.testing.assert_frame_equal(again, m.reset_index(drop=True), check_exact=True)
+    assert 8 * cuts[3] in copied  # other columns still start from their old maps ...
+    assert np.load(path).tolist() == m["start"].tolist()  # ... and this one is right from the parts
+
+
+def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path, monkeypatch):
+    """Appending: the rows come from the store just written (mapped), not from joining frames in memory,
+    and the frames equal those of a run without cache; each +1 extends the maps of the run before."""
+    from benchmarks.generate import article
+
+    monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
+    cache = tmp_path / "cache"
+    pl.run(corpus_copy, cache_dir=cache)
+    joined: list[int] = []
+    real_concat = eng._concat
+    monkeypatch.setattr(
+        eng, "_concat", lambda parts, consume=False: joined.append(len(parts)) or real_concat(parts, consume)
+    )
+    copied: list[int] = []
+    real_copy = eng._copy_range
+    monkeypatch.setattr(
+        eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real_copy(src, dst, offset, count)
+    )
+    for i in range(2):
+        new = tmp_path / f"new{i}.txt"
+        new.write_bytes(article(7 + i)[1])
+        assert (
+            main(
+                [
+                    "add",
+                    str(new),
+                    "--corpus",
+                    str(corpus_copy),
+                    "--title",
+                    "T",
+                    "--source",
+                    "S",
+                    "--published",
+                    "2024-03",
+                ]
+            )
+            == 0
+        )
+        joined.clear()
+        stats: dict = {}
+        an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
+        # the new article's chunk, then combine's one part: never the store's frames joined with the new ones ([2])
+        assert stats["n_analysed"] == 1 and joined == [1, 1]
+        assert copied  # each +1 starts from the maps of the store it extends (the first run's, then the last +1's)
+        copied.clear()
+        ref = pl.run(corpus_copy)
+        for name in ("docs", "sentences", "tokens", "mentions", "terms", "units", "cue_hits"):
+            a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
+            a.attrs, b.attrs = {}, {}
+            pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+        assert_tables_equal(an, ref)
