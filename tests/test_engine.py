@@ -913,9 +913,11 @@ def test_the_map_of_a_store_with_a_segment_appended_extends_the_old_map(analysis
     assert 8 * cuts[3] in copied  # an int64 column: the first 40 values came from the old map
     (path,) = tmp_path.glob(f"{eng._map_name(stems)}.start.npy")
     assert np.load(path).tolist() == m["start"].tolist()
+    assert not list(tmp_path.glob(f"{eng._map_name(stems[:3])}.*.npy"))  # the old maps, once extended, are gone
     # an old map that does not hold what its parts hold (here: cut short) is not used: written from the parts
     for f in tmp_path.glob(f"{eng._map_name(stems)}.*.npy"):
         f.unlink()
+    eng._frames_read(stems[:3])
     old = tmp_path / f"{eng._map_name(stems[:3])}.start.npy"
     old.write_bytes(old.read_bytes()[:-8])
     copied.clear()
@@ -943,6 +945,7 @@ def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path
     monkeypatch.setattr(
         eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real_copy(src, dst, offset, count)
     )
+    maps: list[set[str]] = []
     for i in range(2):
         new = tmp_path / f"new{i}.txt"
         new.write_bytes(article(7 + i)[1])
@@ -970,6 +973,9 @@ def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path
         assert stats["n_analysed"] == 1 and joined == [1, 1]
         assert copied  # each +1 starts from the maps of the store it extends (the first run's, then the last +1's)
         copied.clear()
+        maps.append({f.name.split(".")[0] for f in cache.glob("store-*/map-*.npy")})
+        if i == 1:
+            assert maps[1] and not maps[1] & maps[0]  # the maps the first +1 made were extended, then removed
         ref = pl.run(corpus_copy)
         for name in ("docs", "sentences", "tokens", "mentions", "terms", "units", "cue_hits"):
             a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
