@@ -113,7 +113,7 @@ class FileFacts:
 
 FileIndex = dict[tuple[int, int], FileFacts]  # (st_dev, st_ino) -> the facts of the file there
 INDEX_FORMAT = f"1|{MIN_WORDS}"  # the facts depend on MIN_WORDS: another value makes a stored index void
-RACY_NS = 2_000_000_000  # a file modified this recently when it is read is not put in the index
+RACY_NS = 2_000_000_000  # a file modified less than this before the read started is not put in the index
 
 
 def head_key(words: list[str]) -> bytes:
