@@ -36,7 +36,9 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert (
         inc["n_analysed"] == 1 and inc["n_cached"] == 60 and inc["tables_identical"] and inc["tables_differing"] == []
     )
-    for run in (full, inc):
+    nxt = inc["next"]  # the next article into the same folder: reads and extends the store the +1 wrote
+    assert nxt["n_analysed"] == 1 and nxt["n_cached"] == 61 and nxt["tables_identical"]
+    for run in (full, inc, nxt):
         stages = run["stages_s"]
         assert {"load_validate", "write", *bench.PER_ARTICLE, *bench.TABLE_STAGES} <= set(stages)
         assert all(v >= 0 for v in stages.values())
