@@ -52,7 +52,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,7 @@ class Store:
     frames: Result
     root: Path | None = None  # the folder it was read from
     segments: tuple[tuple[str, int, int], ...] = ()
+    parts: dict[str, Any] = field(default_factory=dict, repr=False)  # part file stem -> its table, as opened
 
 
 def _read_index(root: Path) -> dict | None:
@@ -177,12 +178,17 @@ def _read_index(root: Path) -> dict | None:
 
 
 def store_load(
-    cache_dir: str | os.PathLike[str], cfg: str, corpus: str = "", keys: list[str] | None = None
+    cache_dir: str | os.PathLike[str],
+    cfg: str,
+    corpus: str = "",
+    keys: list[str] | None = None,
+    opened: dict[str, Any] | None = None,
 ) -> Store | None:
     """The stored frames that serve this corpus best, or None (missing, unreadable: recompute).
 
     The store of the same corpus folder when there is one; otherwise (a copied or renamed
     folder, a first run) the store of this configuration sharing the most article keys.
+    ``opened``: parts already open (a :attr:`Store.parts`), by file stem, not opened again.
     """
     own = _store_dir(cache_dir, cfg, corpus)
     candidates = [own] if (own / "index.json").is_file() else []
@@ -199,20 +205,25 @@ def store_load(
         if index is None:
             return None
         try:
-            return _store_read(root, index)
+            return _store_read(root, index, opened)
         except Exception:  # a truncated or foreign file: recompute everything
             return None
     return None
 
 
-def _store_read(root: Path, index: dict) -> Store:
-    """The store in ``root`` described by its ``index``; raises on a missing, truncated or foreign file."""
+def _store_read(root: Path, index: dict, opened: dict[str, Any] | None = None) -> Store:
+    """The store in ``root`` described by its ``index``; raises on a missing, truncated or foreign file.
+
+    Parts in ``opened`` (by file stem: the same file in another store folder, a segment
+    hard-linked from it) are used as they are instead of opened again (4,500 files at 100k articles: 1.1 s).
+    """
     segments = tuple((str(name), int(k), int(n)) for name, k, n in index["segments"])
     if sum(k for _, k, _ in segments) != len(index["keys"]):
         raise ValueError(f"{root}: the segments do not hold every article of the index")
     stems = [f"{seg}-{{}}-{i:05d}" for seg, _, n in segments for i in range(n)]
-    frames = {name: _frames_read([root / stem.format(name) for stem in stems]) for name in index["frames"]}
-    return Store(list(index["keys"]), list(index["doc_ids"]), frames, root, segments)
+    parts = dict(opened or {})
+    frames = {name: _frames_read([root / stem.format(name) for stem in stems], parts) for name in index["frames"]}
+    return Store(list(index["keys"]), list(index["doc_ids"]), frames, root, segments, parts)
 
 
 def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
@@ -548,7 +559,7 @@ def _segment_of(stem: Path) -> str:
     return "-".join(stem.name.split("-", 2)[:2])
 
 
-def _frames_read(stems: list[Path]) -> pd.DataFrame:
+def _frames_read(stems: list[Path], opened: dict[str, Any] | None = None) -> pd.DataFrame:
     """The frames written at ``stems``, concatenated in order as :func:`_concat` concatenates frames.
 
     When every non-empty part has the same columns (Arrow types and pandas metadata; the
@@ -556,11 +567,15 @@ def _frames_read(stems: list[Path]) -> pd.DataFrame:
     converting each of hundreds of parts cost ~2.5 ms apiece. Their attrs may differ (a
     segment added by a later run records that run's corpus version): the result keeps them
     only when all parts agree, as ``pd.concat`` does. Otherwise each part is converted
-    and concatenated by pandas.
+    and concatenated by pandas. ``opened`` (file stem -> table) supplies parts already
+    open and receives those opened here.
     """
     import pyarrow as pa
 
-    parts = [_frame_table(s) for s in stems]
+    if opened is None:
+        parts = [_frame_table(s) for s in stems]
+    else:  # reuse the parts already open, and keep those opened here (see _store_read)
+        parts = [opened[s.name] if s.name in opened else opened.setdefault(s.name, _frame_table(s)) for s in stems]
     keep = [t for t in parts if len(t)] or parts[:1]
     tables = all(isinstance(t, pa.Table) for t in keep)
     first = _columns_meta(keep[0]) if tables else ""
@@ -1058,7 +1073,7 @@ def map_documents(
         # every stored row with the new ones in this process (5 s and 1.9 GB of copies at 100k articles)
         added = _concat(fresh, consume=True)
         store_save(cache_dir, cfg, Store(keys, doc_ids, store.frames), corpus, base=store, added=added, append=True)
-        saved = store_load(cache_dir, cfg, corpus)
+        saved = store_load(cache_dir, cfg, corpus, opened=store.parts)
         if saved is not None and saved.keys == keys:
             return [saved.frames]
         return [_concat([store.frames, dict(added)])]  # pragma: no cover - the store just written is unreadable

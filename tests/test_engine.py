@@ -982,3 +982,24 @@ def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path
             a.attrs, b.attrs = {}, {}
             pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
         assert_tables_equal(an, ref)
+
+
+def test_reading_back_an_appended_store_reuses_the_parts_already_open(corpus_copy, tmp_path, monkeypatch):
+    """The +1 run reads its store back: the old segment's parts (hard links of the files it read) are not opened again."""
+    from benchmarks.generate import article
+
+    cache = tmp_path / "cache"
+    pl.run(corpus_copy, cache_dir=cache)
+    new = tmp_path / "new.txt"
+    new.write_bytes(article(7)[1])
+    assert (
+        main(["add", str(new), "--corpus", str(corpus_copy), "--title", "T", "--source", "S", "--published", "2024-03"])
+        == 0
+    )
+    opened: list[str] = []
+    real = eng._frame_table
+    monkeypatch.setattr(eng, "_frame_table", lambda stem: opened.append(stem.name) or real(stem))
+    an = pl.run(corpus_copy, cache_dir=cache)
+    assert len(opened) == len(set(opened))  # each part file opened once in the run
+    assert {n.split("-")[0] for n in opened} == {"s0", "s1"}  # the old segment (first read), the new one (read back)
+    assert_tables_equal(an, pl.run(corpus_copy))
