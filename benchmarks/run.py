@@ -294,6 +294,19 @@ def machine() -> dict:
     }
 
 
+def incremental_summary(run: dict, diff: list[str]) -> dict:
+    """What the JSON keeps of an incremental run: its times, what it analysed, and its tables against the reference."""
+    return {
+        "total_s": run["total_s"],
+        "analysis_s": run["total_s"] - run["stages_s"].get("write", 0.0),
+        "stages_s": run["stages_s"],
+        "n_analysed": run["n_analysed"],
+        "n_cached": run["n_cached"],
+        "tables_identical": not diff,
+        "tables_differing": diff,
+    }
+
+
 def bench_size(n: int, args) -> dict:
     from mali_partners.corpus import corpus_load
 
@@ -305,7 +318,7 @@ def bench_size(n: int, args) -> dict:
     cache = CORPORA / f".cache-{n}"
     shutil.rmtree(cache, ignore_errors=True)
     keep: dict = {}
-    outs = Path(tempfile.mkdtemp(prefix=f".tables-{n}-", dir=CORPORA))  # full / plus1 / reference output folders
+    outs = Path(tempfile.mkdtemp(prefix=f".tables-{n}-", dir=CORPORA))  # the output folders of each run
     for sub in ("full", "plus1", "reference", "plus2", "reference2"):
         (outs / sub).mkdir()
     used: dict[str, float] = {}
@@ -353,13 +366,7 @@ def bench_size(n: int, args) -> dict:
             how = "in-memory per-article frames of the full run + the new article analysed without the cache"
         diff = tables_equal(outs / "plus1", outs / "reference")
         out["incremental"] = {
-            "total_s": inc["total_s"],
-            "analysis_s": inc["total_s"] - inc["stages_s"].get("write", 0.0),
-            "stages_s": inc["stages_s"],
-            "n_analysed": inc["n_analysed"],
-            "n_cached": inc["n_cached"],
-            "tables_identical": not diff,
-            "tables_differing": diff,
+            **incremental_summary(inc, diff),
             "reference": how + " (every CSV and Parquet file compared byte for byte)",
         }
         print(
@@ -374,15 +381,7 @@ def bench_size(n: int, args) -> dict:
 
         write_tables(reference_tables(plus, keep["analysis"]), outs / "reference2")
         diff2 = tables_equal(outs / "plus2", outs / "reference2")
-        out["incremental"]["next"] = {
-            "total_s": again["total_s"],
-            "analysis_s": again["total_s"] - again["stages_s"].get("write", 0.0),
-            "stages_s": again["stages_s"],
-            "n_analysed": again["n_analysed"],
-            "n_cached": again["n_cached"],
-            "tables_identical": not diff2,
-            "tables_differing": diff2,
-        }
+        out["incremental"]["next"] = incremental_summary(again, diff2)
         print(
             f"[{n}] incremental, the next article into the same folder: {again['total_s']:.1f} s, "
             f"{again['n_analysed']} analysed, tables identical: {not diff2}",
