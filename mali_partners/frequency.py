@@ -318,6 +318,9 @@ def _merged_keys(parts: list[np.ndarray]) -> list[np.ndarray]:
     return [sorted_unique(np.concatenate(parts))[0]] if len(parts) >= 8 else parts
 
 
+PAIRS_KEEP_BYTES = 256 << 20  # recoded (n-gram, article) pairs the frequency passes keep instead of recomputing
+
+
 def textstat_frequency_blocks(
     blocks: Blocks,
     doc_sizes: pd.Series,
@@ -339,9 +342,30 @@ def textstat_frequency_blocks(
         if n < 1:
             raise ValueError("n must be at least 1")
 
+    # the recoded pairs of the first blocks, kept for the later passes up to PAIRS_KEEP_BYTES (all of them
+    # at 10k articles: a +1 run recoded and re-read every block three times)
+    kept: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+    room = [PAIRS_KEEP_BYTES, True]  # bytes left, still keeping (blocks are kept from the first, none skipped)
+    n_blocks: list[int] = []  # the number of blocks, once a pass has seen them all
+
     def block_pairs() -> Iterator[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        for b in blocks():
-            yield _corpus_pairs(b if isinstance(b, BlockTerms) else block_terms(b, ngrams), vocab, v_size, doc_index)
+        if n_blocks and len(kept) == n_blocks[0]:
+            yield from kept
+            return
+        i = -1
+        for i, b in enumerate(blocks()):
+            if i < len(kept):
+                yield kept[i]
+                continue
+            pairs = _corpus_pairs(b if isinstance(b, BlockTerms) else block_terms(b, ngrams), vocab, v_size, doc_index)
+            size = sum(a.nbytes for arrays in pairs.values() for a in arrays)
+            if room[1] and size <= room[0]:
+                kept.append(pairs)
+                room[0] -= size
+            else:
+                room[1] = False
+            yield pairs
+        n_blocks[:] = [i + 1]
 
     sizes = doc_sizes.astype(float)
     n_tokens = float(sizes.sum())
