@@ -343,30 +343,29 @@ def textstat_frequency_blocks(
         if n < 1:
             raise ValueError("n must be at least 1")
 
-    # the recoded pairs of the first blocks, kept for the later passes up to PAIRS_KEEP_BYTES (all of them
-    # at 10k articles: a +1 run recoded and re-read every block three times)
+    # the recoded pairs of the first blocks (none skipped), kept for the later passes up to PAIRS_KEEP_BYTES
+    # (all of them at 10k articles: a +1 run recoded and re-read every block three times)
     kept: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-    room = [PAIRS_KEEP_BYTES, True]  # bytes left, still keeping (blocks are kept from the first, none skipped)
-    n_blocks: list[int] = []  # the number of blocks, once a pass has seen them all
+    room = PAIRS_KEEP_BYTES
+    all_kept = False  # a pass saw every block and kept it: the later passes need not read the blocks
 
     def block_pairs() -> Iterator[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        if n_blocks and len(kept) == n_blocks[0]:
+        nonlocal room, all_kept
+        if all_kept:
             yield from kept
             return
-        i = -1
-        for i, b in enumerate(blocks()):
-            if i < len(kept):
-                yield kept[i]
+        n = 0
+        for n, b in enumerate(blocks(), 1):
+            if n <= len(kept):
+                yield kept[n - 1]
                 continue
             pairs = _corpus_pairs(b if isinstance(b, BlockTerms) else block_terms(b, ngrams), vocab, v_size, doc_index)
             size = sum(a.nbytes for arrays in pairs.values() for a in arrays)
-            if room[1] and size <= room[0]:
+            if len(kept) == n - 1 and size <= room:  # every block before this one is kept
                 kept.append(pairs)
-                room[0] -= size
-            else:
-                room[1] = False
+                room -= size
             yield pairs
-        n_blocks[:] = [i + 1]
+        all_kept = len(kept) == n
 
     sizes = doc_sizes.astype(float)
     n_tokens = float(sizes.sum())
