@@ -220,16 +220,25 @@ def _store_read(root: Path, index: dict, opened: dict[str, Any] | None = None) -
     segments = tuple((str(name), int(k), int(n)) for name, k, n in index["segments"])
     if sum(k for _, k, _ in segments) != len(index["keys"]):
         raise ValueError(f"{root}: the segments do not hold every article of the index")
-    stems = [f"{seg}-{{}}-{i:05d}" for seg, _, n in segments for i in range(n)]
     parts = dict(opened or {})
-    frames = {name: _frames_read([root / stem.format(name) for stem in stems], parts) for name in index["frames"]}
+    frames = {name: _frames_read(_part_stems(root, segments, name), parts) for name in index["frames"]}
     return Store(list(index["keys"]), list(index["doc_ids"]), frames, root, segments, parts)
+
+
+def _part_stem(folder: Path, seg: str, name: str, i: int) -> Path:
+    """Where part ``i`` of segment ``seg`` keeps frame ``name`` (without its suffix, see :func:`_frame_file`)."""
+    return folder / f"{seg}-{name}-{i:05d}"
+
+
+def _part_stems(folder: Path, segments: Iterable[tuple[str, int, int]], name: str) -> list[Path]:
+    """The parts of frame ``name`` in ``segments`` (name, articles, parts), in order: the frame is their concatenation."""
+    return [_part_stem(folder, seg, name, i) for seg, _, n_parts in segments for i in range(n_parts)]
 
 
 def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
     """Write part ``i`` of segment ``seg``: one file per frame (see :func:`_frame_write`)."""
     for name, df in frames.items():
-        _frame_write(df, folder / f"{seg}-{name}-{i:05d}")
+        _frame_write(df, _part_stem(folder, seg, name, i))
 
 
 def _appendable(base: Store, keys: list[str]) -> bool:
@@ -280,17 +289,13 @@ def store_save(
             names = list(store.frames)
             if appending:
                 assert base is not None and base.root is not None and added is not None
-                for seg, k, n_parts in base.segments:
-                    for name in names:
-                        for i in range(n_parts):
-                            src = _frame_file(base.root / f"{seg}-{name}-{i:05d}")
-                            _link_or_copy(src, tmp / src.name)
-                    segments.append((seg, k, n_parts))
-                # the map files of base's frames (if it was read): the new frames' maps start as copies of them
+                segments.extend(base.segments)
                 for name in names:
-                    stems = [
-                        base.root / f"{seg}-{name}-{i:05d}" for seg, _, n_parts in base.segments for i in range(n_parts)
-                    ]
+                    stems = _part_stems(base.root, base.segments, name)
+                    for stem in stems:
+                        src = _frame_file(stem)
+                        _link_or_copy(src, tmp / src.name)
+                    # the map files of base's frame (if it was read): the new frame's maps start as copies of them
                     for src in base.root.glob(f"{_map_name(stems)}.*.npy"):
                         _link_or_copy(src, tmp / src.name)
                 new_frames, new_n = added, len(store.keys) - len(base.keys)
@@ -555,7 +560,7 @@ def _columns_meta(table) -> str:
 
 
 def _segment_of(stem: Path) -> str:
-    """The segment a part's stem belongs to: ``s1-3fa2c0d1`` of ``s1-3fa2c0d1-tokens-00000``."""
+    """The segment a part's stem belongs to: ``s1-3fa2c0d1`` of ``s1-3fa2c0d1-tokens-00000`` (see :func:`_part_stem`)."""
     return "-".join(stem.name.split("-", 2)[:2])
 
 
