@@ -309,6 +309,7 @@ def incremental_summary(run: dict, diff: list[str]) -> dict:
 
 def bench_size(n: int, args) -> dict:
     from mali_partners.corpus import corpus_load
+    from mali_partners.pipeline import write_tables
 
     t = time.perf_counter()
     corpus = generate(n)
@@ -360,8 +361,6 @@ def bench_size(n: int, args) -> dict:
             shutil.rmtree(CORPORA / f".cache-{n}-verify", ignore_errors=True)
             how = "a second full run with an empty cache"
         else:
-            from mali_partners.pipeline import write_tables
-
             write_tables(reference_tables(plus, keep["analysis"]), outs / "reference")
             how = "in-memory per-article frames of the full run + the new article analysed without the cache"
         diff = tables_equal(outs / "plus1", outs / "reference")
@@ -377,8 +376,6 @@ def bench_size(n: int, args) -> dict:
         # (which that run extended: its map files are this run's to extend, see engine._mapped_column)
         add_article(plus, n + 1)
         again = full_run(plus, cache, outs / "plus2", args)
-        from mali_partners.pipeline import write_tables
-
         write_tables(reference_tables(plus, keep["analysis"]), outs / "reference2")
         diff2 = tables_equal(outs / "plus2", outs / "reference2")
         out["incremental"]["next"] = incremental_summary(again, diff2)
