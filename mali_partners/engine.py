@@ -1016,7 +1016,8 @@ def map_documents(
     row, configuration) is in the store of the last run are reused and only the others are
     analysed; the store is then rewritten for this corpus. ``progress``: True/False forces
     the bar, None shows it on a terminal only. ``stats``, when given, is filled with
-    ``n_articles``, ``n_cached``, ``n_analysed``, ``analysed_ids`` and, when
+    ``n_articles``, ``n_cached``, ``n_analysed``, ``analysed_ids``, with a cache
+    ``article_keys`` (which :func:`pipeline.run` takes out for its block memo) and, when
     ``stats["timed"]`` is set on entry, ``stage_seconds``.
     """
     if scheduler and engine == "local":
