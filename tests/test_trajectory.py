@@ -760,6 +760,37 @@ def test_bootstrap_counts_match_resampling():
     assert (lo, hi) == pytest.approx((np.quantile(means, 0.025), np.quantile(means, 0.975)), rel=1e-12)
 
 
+def test_scores_by_group_by_hand():
+    # two partners, two periods, rows interleaved: each group keeps its rows' order
+    got = T._scores_by_group(
+        pd.Series(["France", "Russia", "France", "France", "Russia"]),
+        np.array([52, 52, 51, 52, 52]),
+        pd.Series([0.5, -1.0, 0.25, -0.5, 1.0]),
+    )
+    assert {k: v.tolist() for k, v in got.items()} == {
+        ("France", 51): [0.25],
+        ("France", 52): [0.5, -0.5],
+        ("Russia", 52): [-1.0, 1.0],
+    }
+    assert (
+        T._scores_by_group(pd.Series([], dtype=object), np.zeros(0, dtype=np.int64), pd.Series([], dtype=float)) == {}
+    )
+
+
+def test_scores_by_group_matches_appending_row_by_row():
+    """Brute force: a list per (partner, ordinal), appended to in row order (NaT's ordinal included)."""
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 50, 3_000):
+        partner = pd.Series(rng.choice(["France", "Russia", "EU", "Wagner"], n))
+        ordinal = rng.choice([np.iinfo(np.int64).min, 40, 41, 55], n)
+        score = pd.Series(rng.choice([-1.0, -0.25, 0.1, 0.5, 1.0], n))
+        want: dict[tuple[str, int], list[float]] = {}
+        for p, o, v in zip(partner, ordinal.tolist(), score):
+            want.setdefault((p, o), []).append(v)
+        got = T._scores_by_group(partner, ordinal, score)
+        assert {k: v.tolist() for k, v in got.items()} == want
+
+
 def test_series_bad_requests(analysis):
     with pytest.raises(InputError, match="unknown period 'week'"):
         analysis.trajectory(period="week")
