@@ -313,6 +313,13 @@ def _corpus_pairs(
     return out
 
 
+def _taken(items: list) -> Iterator:
+    """The items of ``items`` in order, each dropped from the list as it is given (its memory freed once used)."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 def _merged_keys(parts: list[np.ndarray]) -> list[np.ndarray]:
     """``parts`` (sorted distinct keys) with the parts merged into one once there are eight."""
     return [sorted_unique(np.concatenate(parts))[0]] if len(parts) >= 8 else parts
@@ -344,18 +351,24 @@ def textstat_frequency_blocks(
             raise ValueError("n must be at least 1")
 
     # the recoded pairs of the first blocks (none skipped), kept for the later passes up to PAIRS_KEEP_BYTES
-    # (all of them at 10k articles: a +1 run recoded and re-read every block three times)
+    # (all of them at 10k articles: a +1 run recoded and re-read every block three times); from pass 2 on,
+    # their keys are replaced by their rows in the accumulators (each key looked up once)
     kept: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
     room = PAIRS_KEEP_BYTES
     all_kept = False  # a pass saw every block and kept it: the later passes need not read the blocks
+    # the stored blocks the vocabulary pass read, when all of them fit in PAIRS_KEEP_BYTES: the first
+    # recoding pass takes them instead of reading every block's memo again
+    held: list[BlockTerms] | None = []
 
     def block_pairs() -> Iterator[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        nonlocal room, all_kept
+        nonlocal room, all_kept, held
         if all_kept:
             yield from kept
             return
         n = 0
-        for n, b in enumerate(blocks(), 1):
+        source = _taken(held) if held else blocks()
+        held = None
+        for n, b in enumerate(source, 1):
             if n <= len(kept):
                 yield kept[n - 1]
                 continue
@@ -374,8 +387,17 @@ def textstat_frequency_blocks(
     doc_index = pd.Index(sizes.index)
     # every distinct term, sorted: the term codes of a block keep their order (see BlockTerms)
     seen: set[str] = set()
+    held_room = PAIRS_KEEP_BYTES
     for b in blocks():
         seen.update((b if isinstance(b, BlockTerms) else block_terms(b, [])).vocab.tolist())
+        if held is not None:  # all the stored blocks or none (term rows are cut again, not held)
+            held_room -= (
+                sum(a.nbytes for arrays in b.pairs.values() for a in arrays) if isinstance(b, BlockTerms) else 0
+            )
+            if isinstance(b, BlockTerms) and held_room >= 0:
+                held.append(b)
+            else:
+                held = None
     vocab_list = sorted(seen)
     del seen
     vocab = pd.Index(vocab_list, dtype=object)
@@ -402,9 +424,12 @@ def textstat_frequency_blocks(
         }
         for n, k in keys.items()
     }
-    for pairs in block_pairs():
+    for i, pairs in enumerate(kept):  # the kept pairs' keys become their rows, for both later passes
+        kept[i] = {n: (np.searchsorted(keys[n], key), doc, count) for n, (key, doc, count) in pairs.items()}
+    n_kept = len(kept)
+    for i, pairs in enumerate(block_pairs()):
         for n, (key, doc, count) in pairs.items():
-            a, row = acc[n], np.searchsorted(keys[n], key)
+            a, row = acc[n], (key if i < n_kept else np.searchsorted(keys[n], key))
             # int64 counts: add.at takes its fast path only when the values have the accumulator's type
             # (int32 counts into int64 took 40x longer: 0.5 s of a +1 run at 10k articles)
             np.add.at(a["total"], row, count.astype(np.int64))
@@ -424,9 +449,9 @@ def textstat_frequency_blocks(
     # pass 3: Juilland's D needs each term's mean first (two passes, as juilland_d() computes it)
     means = {n: a["psum"] / n_docs for n, a in acc.items()}
     ss = {n: np.zeros(len(k)) for n, k in keys.items()}
-    for pairs in block_pairs():
+    for i, pairs in enumerate(block_pairs()):
         for n, (key, doc, count) in pairs.items():
-            row = np.searchsorted(keys[n], key)
+            row = key if i < n_kept else np.searchsorted(keys[n], key)
             np.add.at(ss[n], row, (count / size_arr[doc] - means[n][row]) ** 2)
     frames = []
     for n in ngrams:

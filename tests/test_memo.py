@@ -23,9 +23,9 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not 
     sys.path.insert(0, str(ROOT))
 
 MEMOIZED = ("cooccurrence", "collocates", "kwic", "keyness", "frequency")
-# frequency reads its blocks twice (vocabulary, then keys; it keeps their recoded pairs for the sums and
-# Juilland's D, frequency.PAIRS_KEEP_BYTES), the others once
-GETS_PER_BLOCK = 6
+# each job reads its blocks once: frequency keeps them from its vocabulary pass, and their recoded pairs
+# for the sums and Juilland's D, when they fit in frequency.PAIRS_KEEP_BYTES (here they do)
+GETS_PER_BLOCK = 5
 
 
 def _key(value: int) -> str:
@@ -172,7 +172,7 @@ def test_memo_tables_are_the_tables_without_it_and_an_added_article_recounts_its
     cold = _run(corpus, cache, tmp_path / "cold")
     n_blocks = len(_blocks(cold.block_keys))
     assert 5 < n_blocks < 30  # several blocks of about 8 articles
-    assert cold.memo.hits == n_blocks and cold.memo.misses == 5 * n_blocks  # frequency's second pass hits
+    assert cold.memo.hits == 0 and cold.memo.misses == 5 * n_blocks  # each block computed once, read never
     warm = _run(corpus, cache, tmp_path / "warm")
     assert warm.memo.misses == 0 and warm.memo.hits == GETS_PER_BLOCK * n_blocks
     assert _files(tmp_path / "cold") == _files(tmp_path / "plain") == _files(tmp_path / "warm")
@@ -186,6 +186,13 @@ def test_memo_tables_are_the_tables_without_it_and_an_added_article_recounts_its
     assert cuts == []
     pd.testing.assert_frame_equal(from_memo, plain.frequency(ngram=[1, 2, 3]), check_exact=True)
     assert cuts  # (without a memo they are)
+    # frequency holds the stored blocks from its vocabulary pass only when they all fit: beyond that it reads
+    # them again for the keys, and for the sums and Juilland's D (nothing kept), with the same table
+    for keep, reads in ((0, 4), (fq.PAIRS_KEEP_BYTES, 1)):
+        monkeypatch.setattr(fq, "PAIRS_KEEP_BYTES", keep)
+        hits = warm.memo.hits
+        pd.testing.assert_frame_equal(warm.frequency(ngram=[1, 2, 3]), from_memo, check_exact=True)
+        assert warm.memo.hits - hits == reads * n_blocks
     assert sorted(p.name for p in cold.memo.root.iterdir()) == sorted(MEMOIZED)
     # other parameters are other results: a window of 4 is counted, not read from the window of 10
     pd.testing.assert_frame_equal(warm.cooccurrence(window=4), plain.cooccurrence(window=4))
