@@ -336,8 +336,9 @@ def textstat_frequency_blocks(
 ) -> pd.DataFrame:
     """:func:`textstat_frequency` of a term table given in consecutive parts of whole articles.
 
-    ``blocks()`` gives the parts, afresh at each call (read twice, up to four times beyond
-    :data:`PAIRS_KEEP_BYTES` of recoded pairs), as term
+    ``blocks()`` gives the parts, afresh at each call (called once when they are
+    :class:`BlockTerms` that fit in :data:`PAIRS_KEEP_BYTES`, twice for term rows that do,
+    up to four times beyond it), as term
     rows or as their :class:`BlockTerms` (which a run's memo stores); no
     n-gram spans two articles, so each part's (n-gram, article) counts are its own and
     the corpus's sums are made in article order: every float sum adds the same numbers
