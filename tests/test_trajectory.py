@@ -660,6 +660,23 @@ def series_all(analysis):
     return analysis.trajectory(partners=analysis.partners())
 
 
+def test_partners_are_the_roots_by_mentions(analysis):
+    """By hand, then against a count of every root but the focal actor's."""
+    import dataclasses
+    from collections import Counter
+
+    roots = ["Russia", "Mali", "France", "Russia", "EU", "Russia", "France", "Mali", "Mali", "Mali"]
+    small = dataclasses.replace(analysis, mentions=pd.DataFrame({"root": roots}))
+    assert small.partners() == ["Russia", "France", "EU"]  # Mali is the focal actor
+    assert small.partners(min_mentions=2) == ["Russia", "France"]
+    want = Counter(r for r in analysis.mentions["root"] if r != analysis.gazetteer.focal)
+    got = analysis.partners()
+    assert len(got) > 3 and set(got) == set(want) and analysis.gazetteer.focal not in got
+    assert [want[p] for p in got] == sorted(want.values(), reverse=True)  # most mentioned first
+    k = want[got[2]]
+    assert analysis.partners(min_mentions=k) == [p for p in got if want[p] >= k]
+
+
 def _partner_mentions(analysis) -> pd.DataFrame:
     m, focal = analysis.mentions, analysis.gazetteer.focal
     pm = m[(m["root"] != focal) & (m["actor"] != focal)].copy()
