@@ -351,35 +351,35 @@ def textstat_frequency_blocks(
         if n < 1:
             raise ValueError("n must be at least 1")
 
-    # the recoded pairs of the first blocks (none skipped), kept for the later passes up to PAIRS_KEEP_BYTES
-    # (all of them at 10k articles: a +1 run recoded and re-read every block three times); from pass 2 on,
-    # their keys are replaced by their rows in the accumulators (each key looked up once)
-    kept: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
-    room = PAIRS_KEEP_BYTES
+    # every block's recoded pairs, kept for the later passes when they all fit in PAIRS_KEEP_BYTES (at 10k
+    # articles: a +1 run recoded and re-read every block three times), else none (at 100k the first tenth
+    # of the blocks was kept: 260 MB more in the worker and no time saved, measured); from pass 2 on their
+    # keys are replaced by their rows in the accumulators (each key looked up once)
+    kept: list[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]] | None = []  # None: not keeping
     all_kept = False  # a pass saw every block and kept it: the later passes need not read the blocks
     # the stored blocks the vocabulary pass read, when all of them fit in PAIRS_KEEP_BYTES: the first
     # recoding pass takes them instead of reading every block's memo again
     held: list[BlockTerms] | None = []
 
     def block_pairs() -> Iterator[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        nonlocal room, all_kept, held
+        nonlocal kept, all_kept, held
         if all_kept:
+            assert kept is not None
             yield from kept
             return
-        n = 0
         source = _taken(held) if held else blocks()
         held = None
-        for n, b in enumerate(source, 1):
-            if n <= len(kept):
-                yield kept[n - 1]
-                continue
+        room = PAIRS_KEEP_BYTES
+        for b in source:
             pairs = _corpus_pairs(b if isinstance(b, BlockTerms) else block_terms(b, ngrams), vocab, v_size, doc_index)
-            size = sum(a.nbytes for arrays in pairs.values() for a in arrays)
-            if len(kept) == n - 1 and size <= room:  # every block before this one is kept
-                kept.append(pairs)
-                room -= size
+            if kept is not None:
+                room -= sum(a.nbytes for arrays in pairs.values() for a in arrays)
+                if room >= 0:
+                    kept.append(pairs)
+                else:
+                    kept = None  # they do not all fit: none is kept
             yield pairs
-        all_kept = len(kept) == n
+        all_kept = kept is not None
 
     sizes = doc_sizes.astype(float)
     n_tokens = float(sizes.sum())
@@ -388,17 +388,20 @@ def textstat_frequency_blocks(
     doc_index = pd.Index(sizes.index)
     # every distinct term, sorted: the term codes of a block keep their order (see BlockTerms)
     seen: set[str] = set()
-    held_room = PAIRS_KEEP_BYTES
+    stored = 0  # bytes of the stored blocks' pairs: what their recoded pairs take (the same three arrays)
     for b in blocks():
-        seen.update((b if isinstance(b, BlockTerms) else block_terms(b, [])).vocab.tolist())
-        if held is not None:  # all the stored blocks or none (term rows are cut again, not held)
-            held_room -= (
-                sum(a.nbytes for arrays in b.pairs.values() for a in arrays) if isinstance(b, BlockTerms) else 0
-            )
-            if isinstance(b, BlockTerms) and held_room >= 0:
+        if isinstance(b, BlockTerms):
+            seen.update(b.vocab.tolist())
+            stored += sum(a.nbytes for arrays in b.pairs.values() for a in arrays)
+            if held is not None and stored <= PAIRS_KEEP_BYTES:
                 held.append(b)
             else:
                 held = None
+        else:  # term rows are cut again, not held
+            seen.update(block_terms(b, []).vocab.tolist())
+            held = None
+    if stored > PAIRS_KEEP_BYTES:  # known now: their recoded pairs would not all fit
+        kept = None
     vocab_list = sorted(seen)
     del seen
     vocab = pd.Index(vocab_list, dtype=object)
@@ -425,9 +428,9 @@ def textstat_frequency_blocks(
         }
         for n, k in keys.items()
     }
-    for i, pairs in enumerate(kept):  # the kept pairs' keys become their rows, for both later passes
+    for i, pairs in enumerate(kept or []):  # the kept pairs' keys become their rows, for both later passes
         kept[i] = {n: (np.searchsorted(keys[n], key), doc, count) for n, (key, doc, count) in pairs.items()}
-    n_kept = len(kept)
+    n_kept = len(kept or [])
     for i, pairs in enumerate(block_pairs()):
         for n, (key, doc, count) in pairs.items():
             a, row = acc[n], (key if i < n_kept else np.searchsorted(keys[n], key))

@@ -1054,7 +1054,7 @@ def test_frequency_of_article_blocks_is_the_whole_table_bit_for_bit(an, monkeypa
     assert len(list(pipeline.article_blocks(an, ("docs", "terms")))) == len(an.docs) > 1
     pd.testing.assert_frame_equal(an.frequency(ngram=[1, 2, 3]), whole, check_exact=True)
     assert (whole["juilland_d"].between(0, 1) | whole["juilland_d"].isna()).all() and len(whole) > 100
-    # the recoded pairs kept between passes: none, the first blocks only, or all: the same table
+    # the recoded pairs kept between passes: all of them when they fit, else none (not the first blocks): the same table
     made: list[int] = []  # the bytes of each block's recoded pairs, as made
     real = fq._corpus_pairs
 
@@ -1065,15 +1065,12 @@ def test_frequency_of_article_blocks_is_the_whole_table_bit_for_bit(an, monkeypa
 
     monkeypatch.setattr(fq, "_corpus_pairs", counted)
     an.frequency(ngram=[1, 2, 3])
-    two_blocks = made[0] + made[1]
-    for keep, passes in ((0, 3), (two_blocks, None), (1 << 40, 1)):
+    everything = sum(made)
+    for keep, passes in ((0, 3), (made[0] + made[1], 3), (everything - 1, 3), (everything, 1), (1 << 40, 1)):
         made.clear()
         monkeypatch.setattr(fq, "PAIRS_KEEP_BYTES", keep)
         pd.testing.assert_frame_equal(an.frequency(ngram=[1, 2, 3]), whole, check_exact=True)
-        if passes is None:  # the first two blocks kept, the others recomputed at each pass
-            assert len(made) == 3 * len(an.docs) - 2 * 2
-        else:
-            assert len(made) == passes * len(an.docs)
+        assert len(made) == passes * len(an.docs), keep  # one block per article here
 
 
 def test_doc_sizes_from_token_runs_are_the_tokens_per_article(an):

@@ -188,7 +188,13 @@ def test_memo_tables_are_the_tables_without_it_and_an_added_article_recounts_its
     assert cuts  # (without a memo they are)
     # frequency holds the stored blocks from its vocabulary pass only when they all fit: beyond that it reads
     # them again for the keys, and for the sums and Juilland's D (nothing kept), with the same table
-    for keep, reads in ((0, 4), (fq.PAIRS_KEEP_BYTES, 1)):
+    stored = sum(
+        a.nbytes
+        for bt in pl.memo_blocks(warm, "frequency", "[1, 2, 3]", ("docs", "terms"), lambda b: None)
+        for arrays in bt.pairs.values()
+        for a in arrays
+    )
+    for keep, reads in ((0, 4), (stored - 1, 4), (stored, 1), (fq.PAIRS_KEEP_BYTES, 1)):
         monkeypatch.setattr(fq, "PAIRS_KEEP_BYTES", keep)
         hits = warm.memo.hits
         pd.testing.assert_frame_equal(warm.frequency(ngram=[1, 2, 3]), from_memo, check_exact=True)
