@@ -913,7 +913,7 @@ def trajectory_events(
     cols = ["partner", "date", "date_earliest", "date_latest", "date_precision", "date_expression", "event", "score"]
     cols += ["doc_id", "sentence_id", "sentence"]
     ev = hits[["doc_id", "sentence_id", "weight", "cue", "partner", "event"]]
-    ev = ev[ev["event"].astype(bool) & ev["partner"].ne("")]
+    ev = ev[ev["event"].astype(bool) & ev["partner"].fillna("").ne("")]  # a missing partner names nobody
     # each event cue once per partner it is attributed to, in the hits' order; each distinct "A; B" split once
     codes, joined = pd.factorize(ev["partner"])
     names = [str(j).split("; ") for j in joined]

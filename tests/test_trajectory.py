@@ -901,6 +901,11 @@ def test_events_take_the_first_of_the_strongest_cue_per_partner():
     ]
     assert T.trajectory_events(units, sentences, hits, partners=["Russia"])["event"].tolist() == ["attack"]
     assert T.trajectory_events(units, sentences, hits.iloc[:0]).empty
+    # a hit whose partner is missing names nobody, however strong
+    nobody = pd.DataFrame([{**hits.iloc[0].to_dict(), "cue": "seize", "weight": -5.0, "partner": None}])
+    pd.testing.assert_frame_equal(
+        T.trajectory_events(units, sentences, pd.concat([nobody, hits], ignore_index=True)), ev
+    )
 
 
 def test_events_match_a_loop_over_units(analysis):
