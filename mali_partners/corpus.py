@@ -150,6 +150,10 @@ class RawCorpus:
         """Whether ``fname`` is a *.txt file of the folder."""
         return fname in self.files or fname in self.known
 
+    def unread(self, fname: str) -> FileFacts | None:
+        """The index's facts of ``fname`` when it was not read (bytes in ``files`` come first), else None."""
+        return None if fname in self.files else self.known.get(fname)
+
     def text(self, fname: str) -> str:
         """The file decoded as UTF-8 (raises UnicodeDecodeError like ``bytes.decode``).
 
@@ -160,14 +164,13 @@ class RawCorpus:
 
     def data(self, fname: str) -> bytes:
         """The file's bytes; a known file is read now, and must still have its recorded hash."""
-        if fname in self.files or fname not in self.known:
-            return self.files[fname]
-        return read_checked(self.root / fname, self.known[fname].sha256)
+        facts = self.unread(fname)
+        return self.files[fname] if facts is None else read_checked(self.root / fname, facts.sha256)
 
     def digest(self, fname: str) -> bytes:
         """SHA-256 of the file's bytes (hashed once: the corpus version and the frame both need it)."""
-        if fname in self.known and fname not in self.files:
-            return self.known[fname].sha256
+        if (facts := self.unread(fname)) is not None:
+            return facts.sha256
         d = self._digests.get(fname)
         if d is None:
             d = self._digests[fname] = hashlib.sha256(self.files.get(fname, b"")).digest()
@@ -490,8 +493,8 @@ def check(raw: RawCorpus) -> list[Problem]:
         return norms[name]
 
     for fname in names:
-        if fname in raw.known and fname not in raw.files:  # passed these checks when last read, unchanged since
-            head = raw.known[fname].head
+        if (facts := raw.unread(fname)) is not None:  # passed these checks when last read, unchanged since
+            head = facts.head
         else:
             head = _text_head(raw, fname, root_str, problems)
             if head is None:
