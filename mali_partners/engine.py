@@ -577,10 +577,11 @@ def _frames_read(stems: list[Path], opened: dict[str, Any] | None = None) -> pd.
     """
     import pyarrow as pa
 
-    if opened is None:
-        parts = [_frame_table(s) for s in stems]
-    else:  # reuse the parts already open, and keep those opened here (see _store_read)
-        parts = [opened[s.name] if s.name in opened else opened.setdefault(s.name, _frame_table(s)) for s in stems]
+    opened = {} if opened is None else opened  # reuse the parts already open, and keep those opened here
+    for s in stems:
+        if s.name not in opened:
+            opened[s.name] = _frame_table(s)
+    parts = [opened[s.name] for s in stems]
     keep = [t for t in parts if len(t)] or parts[:1]
     tables = all(isinstance(t, pa.Table) for t in keep)
     first = _columns_meta(keep[0]) if tables else ""
