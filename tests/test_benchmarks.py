@@ -36,9 +36,17 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert (
         inc["n_analysed"] == 1 and inc["n_cached"] == 60 and inc["tables_identical"] and inc["tables_differing"] == []
     )
-    nxt = inc["next"]  # the next article into the same folder: reads and extends the store the +1 wrote
-    assert nxt["n_analysed"] == 1 and nxt["n_cached"] == 61 and nxt["tables_identical"]
-    for run in (full, inc, nxt):
+    runs = inc["runs"]  # three articles into the same folder, each run reading the store the run before wrote
+    assert [r["article"] for r in runs] == [60, 61, 62] and runs[0]["total_s"] == inc["total_s"]
+    assert [(r["n_analysed"], r["n_cached"], r["tables_identical"]) for r in runs] == [
+        (1, 60, True),
+        (1, 61, True),
+        (1, 62, True),
+    ]
+    assert inc["median_total_s"] == sorted(r["total_s"] for r in runs)[1]
+    assert inc["median_analysis_s"] == sorted(r["analysis_s"] for r in runs)[1]
+    assert inc["next"] == runs[1]
+    for run in (full, *runs):
         stages = run["stages_s"]
         assert {"load_validate", "write", *bench.PER_ARTICLE, *bench.TABLE_STAGES} <= set(stages)
         assert all(v >= 0 for v in stages.values())
@@ -50,6 +58,9 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert (tmp_path / "results" / "bench.png").stat().st_size > 10_000
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
+    each = ", ".join(f"{r['total_s']:.1f}" for r in runs)
+    median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}) | yes |"
+    assert median in text
     assert not list((tmp_path / "corpora").glob(".tables-*")) and not (tmp_path / "corpora" / "60-plus1").exists()
 
 
