@@ -73,6 +73,33 @@ def _rss_mb() -> dict[str, float]:
     }
 
 
+# KiB of free memory the guest kernel has handed back to its hypervisor (virtio-balloon free page
+# reporting): pages handed back cost a fault on the host when touched again, which is how this
+# machine makes memory touched for the first time slow (see benchmarks/README.md, "Noise")
+PAGE_REPORTING = Path("/sys/module/page_reporting/parameters/reported_kib")
+
+
+def os_counters() -> dict[str, float | None]:
+    """CPU seconds (user, system) and minor page faults of this process and its ended children, and
+    the free memory reported to the hypervisor so far (KiB; None where the kernel does not report)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        reported: float | None = float(PAGE_REPORTING.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        reported = None
+    return {
+        "user_s": me.ru_utime + kids.ru_utime,
+        "system_s": me.ru_stime + kids.ru_stime,
+        "minor_faults": float(me.ru_minflt + kids.ru_minflt),
+        "reported_to_host_kib": reported,
+    }
+
+
+def os_delta(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float | None]:
+    """What the counters of :func:`os_counters` grew by between two readings (None where unknown)."""
+    return {k: None if before[k] is None or after[k] is None else after[k] - before[k] for k in before}
+
+
 @contextlib.contextmanager
 def system_memory(out: dict, every: float = 0.2):
     """Memory the system gave this run, MB, into ``out["mb"]``: the drop in free memory at its lowest, sampled
@@ -185,6 +212,7 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
 
     times: dict[str, float] = {}
     stats: dict = {"timed": True}
+    counters = os_counters()
     t0 = time.perf_counter()
     with hooks(times):
         an = pl.run(
@@ -194,6 +222,8 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
         jobs: dict[str, float] = {}
         pl.analysis_tables_write(an, out, workers=args.workers, timings=jobs)
     t_end = time.perf_counter()
+    # the workers have ended (their pools are shut down), so their CPU and faults are counted
+    used = os_delta(counters, os_counters())
     # the table jobs (which write their own tables) may run in parallel: split their wall time in
     # proportion to the seconds each job spent computing, and all of them writing
     job_total = sum(jobs.values())
@@ -214,6 +244,7 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
         "per_article_wall_s": per_article,
         "n_analysed": stats.get("n_analysed"),
         "n_cached": stats.get("n_cached"),
+        "os": used,
     }
     if keep is not None:
         keep["analysis"] = an
@@ -305,6 +336,7 @@ def incremental_summary(run: dict, diff: list[str]) -> dict:
         "stages_s": run["stages_s"],
         "n_analysed": run["n_analysed"],
         "n_cached": run["n_cached"],
+        "os": run.get("os"),
         "tables_identical": not diff,
         "tables_differing": diff,
     }
@@ -456,8 +488,8 @@ def chart(results: list[dict], path: Path) -> None:
 def summary_markdown(results: list[dict]) -> str:
     results = sorted(results, key=lambda r: r["size"])
     lines = [
-        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | system peak (MB) | peak RSS main / worker (MB) | +1 article, median: all / without writing (s) (each run) | +1 identical |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | CPU user / system (s) | system peak (MB) | peak RSS main / worker (MB) | +1 article, median: all / without writing (s) (each run) | +1 identical |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in results:
         st = r["full"]["stages_s"]
@@ -473,10 +505,12 @@ def summary_markdown(results: list[dict]) -> str:
             same = all(x["tables_identical"] for x in runs)
             plus_one = f"{total:.1f} / {analysis:.1f} ({each}) | {'yes' if same else 'NO'}"
         system = f"{r['system_peak_mb']:.0f}" if r.get("system_peak_mb") else "-"
+        os_used = r["full"].get("os") or {}  # results written before the counters have none
+        cpu = f"{os_used['user_s']:.0f} / {os_used['system_s']:.0f}" if os_used else "-"
         lines.append(
             f"| {r['size']:,} | {r['corpus']['bytes'] / 1e6:.1f} | {r['full']['total_s']:.1f} | {r['full']['per_article_wall_s']:.1f} | {tables:.1f} "
             f"| {r['throughput_mb_s']:.3f} | {r['baselines_s']['regex_floor']:.3f} | {r['baselines_s'].get('sklearn_countvectorizer', float('nan')):.3f} "
-            f"| {r['ratio_to_regex_floor']:.0f} | {system} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | {plus_one} |"
+            f"| {r['ratio_to_regex_floor']:.0f} | {cpu} | {system} | {r['peak_rss_mb']['main']:.0f} / {r['peak_rss_mb']['worker']:.0f} | {plus_one} |"
         )
     m = results[-1]["machine"]
     lines += [

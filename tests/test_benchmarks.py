@@ -51,6 +51,10 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
         assert {"load_validate", "write", *bench.PER_ARTICLE, *bench.TABLE_STAGES} <= set(stages)
         assert all(v >= 0 for v in stages.values())
         assert sum(stages.values()) == pytest.approx(run["total_s"], rel=1e-6)  # the stages account for all the time
+        # this run's CPU and faults, not this process's since it started: at most every core for the whole run
+        used = run["os"]
+        assert used["user_s"] > 0 and used["system_s"] >= 0 and used["minor_faults"] > 0
+        assert used["user_s"] + used["system_s"] <= run["total_s"] * 3 * 1.1 + 0.5  # main process + 2 workers
     assert res["corpus"]["articles"] == 60 and res["corpus"]["bytes"] > 60 * 1000
     assert res["baselines_s"]["regex_floor"] > 0 and res["ratio_to_regex_floor"] > 1
     assert res["peak_rss_mb"]["main"] > 0
