@@ -4,7 +4,8 @@
 
 For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
 
-1. **the full analysis** exactly as ``mali-partners analyse`` runs it: ``pipeline.run``
+1. **the full analysis** exactly as ``mali-partners analyse`` runs it (transparent huge pages
+   turned off first, as the command does: ``engine.huge_pages_off``): ``pipeline.run``
    (with an empty cache, so every article is analysed and the cache store written), then
    ``pipeline.analysis_tables_write`` (each table job computes and writes its tables).
    Stages are timed by hooks wrapped around the pipeline's own functions for the duration
@@ -576,6 +577,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", action="store_true", default=None, help="progress bar")
     p.add_argument("--force", action="store_true", help="run a size even when it looks too large for the memory")
     args = p.parse_args(argv)
+    from mali_partners.engine import huge_pages_off
+
+    # as `mali-partners analyse` runs: transparent huge pages off for this process and its workers
+    huge_pages = "off" if huge_pages_off() else "as the system has them"
     RESULTS.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
         need, have = memory_needed_mb(n), memory_available_mb()
@@ -588,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             continue
         res = bench_size(n, args)
+        res["machine"]["transparent_huge_pages"] = huge_pages
         (RESULTS / f"bench-{n}.json").write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"[{n}] wrote {RESULTS / f'bench-{n}.json'}", flush=True)
     results = [json.loads(f.read_text(encoding="utf-8")) for f in sorted(RESULTS.glob("bench-*.json"))]

@@ -56,9 +56,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyse(args: argparse.Namespace) -> int:
-    from .engine import default_cache_dir
+    from .engine import default_cache_dir, huge_pages_off
     from .pipeline import analyse_to_dir
 
+    huge_pages_off()  # this process and its workers: see engine.huge_pages_off
     cache_dir = None if args.no_cache else (args.cache or default_cache_dir(args.corpus))
     stats: dict = {}
     written = analyse_to_dir(

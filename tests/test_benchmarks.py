@@ -55,6 +55,11 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
         used = run["os"]
         assert used["user_s"] > 0 and used["system_s"] >= 0 and used["minor_faults"] > 0
         assert used["user_s"] + used["system_s"] <= run["total_s"] * 3 * 1.1 + 0.5  # main process + 2 workers
+    if sys.platform.startswith("linux"):  # what the kernel says of this process now (PR_GET_THP_DISABLE)
+        import ctypes
+
+        off = ctypes.CDLL(None).prctl(42, 0, 0, 0, 0) == 1
+        assert res["machine"]["transparent_huge_pages"] == ("off" if off else "as the system has them")
     assert res["corpus"]["articles"] == 60 and res["corpus"]["bytes"] > 60 * 1000
     assert res["baselines_s"]["regex_floor"] > 0 and res["ratio_to_regex_floor"] > 1
     assert res["peak_rss_mb"]["main"] > 0

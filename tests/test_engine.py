@@ -529,10 +529,46 @@ def test_skip_invalid_still_fails_without_a_manifest(corpus_copy):
         eng.corpus_load_valid(corpus_copy)
 
 
-def test_cli_cache_flag_and_engine_flags(corpus_copy, tmp_path, capsys):
+_THP_CHECK = """
+import multiprocessing as mp, sys
+from mali_partners.engine import huge_pages_off
+
+def thp():  # 0: transparent huge pages disabled for this process (prctl), 1: as the system has them
+    with open("/proc/self/status") as fh:
+        return next(line.split()[1] for line in fh if line.startswith("THP_enabled:"))
+
+def child(q):
+    q.put(thp())
+
+before = thp()
+done = huge_pages_off()
+q = mp.get_context("fork").Queue()
+p = mp.get_context("fork").Process(target=child, args=(q,))
+p.start(); p.join()
+print(before, done, thp(), q.get())
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or "THP_enabled:" not in Path("/proc/self/status").read_text(),
+    reason="transparent huge pages are a Linux setting (THP_enabled in /proc since 5.0)",
+)
+@pytest.mark.parametrize("env, expected", [("", "1 True 0 0"), ("on", "1 False 1 1")])
+def test_huge_pages_off_holds_for_the_process_and_its_workers(env, expected):
+    environ = {k: v for k, v in os.environ.items() if k != eng.HUGE_PAGES_ENV}
+    if env:
+        environ[eng.HUGE_PAGES_ENV] = env  # the way to keep them
+    out = subprocess.run([sys.executable, "-c", _THP_CHECK], env=environ, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == expected.split()
+
+
+def test_cli_cache_flag_and_engine_flags(corpus_copy, tmp_path, capsys, monkeypatch):
+    calls = []
+    monkeypatch.setattr(eng, "huge_pages_off", lambda: calls.append(1) or True)
     cache = tmp_path / "cache"
     args = ["analyse", str(corpus_copy), "--out", str(tmp_path / "t1"), "--cache", str(cache), "--workers", "1"]
     assert main(args) == 0
+    assert calls == [1]  # analyse turns huge pages off for its process and workers (engine.huge_pages_off)
     assert "5 analysed, 0 from the cache" in capsys.readouterr().err
     args[3] = str(tmp_path / "t2")
     assert main(args) == 0
