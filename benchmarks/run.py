@@ -28,7 +28,9 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    (``--plus-runs``, 3 in all by default), as an analyst adds articles one after another:
    each run reads the store the run before it wrote, and is checked the same way. The
    median of the runs is the +1 time reported (one run moved by 2x between sittings on
-   this machine); every run is kept in the JSON.
+   this machine); every run is kept in the JSON. The same number of articles is then added
+   through ``mali-partners analyse`` in a new process, as an analyst runs it: its wall time
+   includes starting Python and importing, and its tables are checked the same way.
 
 Results go to ``benchmarks/results/bench-<size>.json``, the chart to
 ``benchmarks/results/bench.png`` and the summary table into ``benchmarks/README.md``.
@@ -45,6 +47,7 @@ import re
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -314,6 +317,12 @@ def plus_one(corpus: Path, n: int) -> Path:
     return dst
 
 
+def command_line() -> list[str]:
+    """How to run ``mali-partners`` as an analyst does: the console script beside this Python, else its module."""
+    script = Path(sys.executable).with_name("mali-partners")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "mali_partners.cli"]
+
+
 def machine() -> dict:
     pkgs = {}
     for p in ("mali-partners", "pandas", "numpy", "nltk", "dask", "distributed", "scikit-learn", "pyarrow"):
@@ -398,32 +407,78 @@ def bench_size(n: int, args) -> dict:
         how = "in-memory per-article frames of the full run + the new articles analysed without the cache"
         if args.verify_full:
             how = "a second full run with an empty cache"
-        runs = []
-        for k in range(max(1, args.plus_runs)):
-            if k:
-                add_article(plus, n + k)
-            inc = full_run(plus, cache, outs / "plus", args)
+
+        previous = keep["analysis"]  # the full run's frames, kept in memory
+
+        def reference() -> list[str]:
+            """Write the reference tables of ``plus`` as it is now; the names of the tables ``plus`` differs in."""
             if args.verify_full:
                 full_run(plus, CORPORA / f".cache-{n}-verify", outs / "reference", args)
                 shutil.rmtree(CORPORA / f".cache-{n}-verify", ignore_errors=True)
             else:
-                write_tables(reference_tables(plus, keep["analysis"]), outs / "reference")
+                write_tables(reference_tables(plus, previous), outs / "reference")
             diff = tables_equal(outs / "plus", outs / "reference")
-            runs.append({"article": n + k, **incremental_summary(inc, diff)})
+            for sub in ("plus", "reference"):  # the next run writes into empty folders, as the CLI does
+                shutil.rmtree(outs / sub)
+                (outs / sub).mkdir()
+            return diff
+
+        runs, article = [], n
+        for k in range(max(1, args.plus_runs)):
+            if k:
+                article += 1
+                add_article(plus, article)
+            inc = full_run(plus, cache, outs / "plus", args)
+            diff = reference()
+            runs.append({"article": article, **incremental_summary(inc, diff)})
             print(
                 f"[{n}] incremental, article {k + 1} of {args.plus_runs} added: {inc['total_s']:.1f} s, "
                 f"{inc['n_analysed']} analysed, tables identical: {not diff}",
                 flush=True,
             )
-            for sub in ("plus", "reference"):  # the next run writes into empty folders, as the CLI does
-                shutil.rmtree(outs / sub)
-                (outs / sub).mkdir()
+        # then as the analyst runs it: the command in a new process (starting Python and importing included)
+        commands = []
+        for _ in range(max(1, args.plus_runs)):
+            article += 1
+            add_article(plus, article)
+            shutil.rmtree(outs / "plus")
+            t = time.perf_counter()
+            done = subprocess.run(
+                [
+                    *command_line(),
+                    "analyse",
+                    str(plus),
+                    "--out",
+                    str(outs / "plus"),
+                    "--cache",
+                    str(cache),
+                    "--quiet",
+                    "--engine",
+                    args.engine,
+                    *(["--workers", str(args.workers)] if args.workers else []),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            seconds = time.perf_counter() - t
+            if done.returncode:
+                raise RuntimeError(f"mali-partners analyse failed ({done.returncode}):\n{done.stderr}")
+            diff = reference()
+            commands.append(
+                {"article": article, "total_s": seconds, "tables_identical": not diff, "tables_differing": diff}
+            )
+            print(
+                f"[{n}] incremental through the command, article {article}: {seconds:.1f} s, tables identical: {not diff}",
+                flush=True,
+            )
         out["incremental"] = {
             **runs[0],
             "reference": how + " (every CSV and Parquet file compared byte for byte)",
             "runs": runs,
             "median_total_s": statistics.median(r["total_s"] for r in runs),
             "median_analysis_s": statistics.median(r["analysis_s"] for r in runs),
+            "command_runs": commands,
+            "command_median_s": statistics.median(r["total_s"] for r in commands),
         }
         if len(runs) > 1:
             out["incremental"]["next"] = runs[1]  # as results before the median were written
@@ -489,7 +544,7 @@ def chart(results: list[dict], path: Path) -> None:
 def summary_markdown(results: list[dict]) -> str:
     results = sorted(results, key=lambda r: r["size"])
     lines = [
-        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | CPU user / system (s) | system peak (MB) | peak RSS main / worker (MB) | +1 article, median: all / without writing (s) (each run) | +1 identical |",
+        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | CPU user / system (s) | system peak (MB) | peak RSS main / worker (MB) | +1 article, median: all / without writing (s) (each run); through the command | +1 identical |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in results:
@@ -503,8 +558,10 @@ def summary_markdown(results: list[dict]) -> str:
             total = inc.get("median_total_s", statistics.median(x["total_s"] for x in runs))
             analysis = inc.get("median_analysis_s", statistics.median(x["analysis_s"] for x in runs))
             each = ", ".join(f"{x['total_s']:.1f}" for x in runs)
-            same = all(x["tables_identical"] for x in runs)
-            plus_one = f"{total:.1f} / {analysis:.1f} ({each}) | {'yes' if same else 'NO'}"
+            commands = inc.get("command_runs") or []  # results written before the command was timed have none
+            same = all(x["tables_identical"] for x in [*runs, *commands])
+            command = f"; command {inc['command_median_s']:.1f}" if commands else ""
+            plus_one = f"{total:.1f} / {analysis:.1f} ({each}){command} | {'yes' if same else 'NO'}"
         system = f"{r['system_peak_mb']:.0f}" if r.get("system_peak_mb") else "-"
         os_used = r["full"].get("os") or {}  # results written before the counters have none
         cpu = f"{os_used['user_s']:.0f} / {os_used['system_s']:.0f}" if os_used else "-"

@@ -46,6 +46,9 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert inc["median_total_s"] == sorted(r["total_s"] for r in runs)[1]
     assert inc["median_analysis_s"] == sorted(r["analysis_s"] for r in runs)[1]
     assert inc["next"] == runs[1]
+    commands = inc["command_runs"]  # then three more through `mali-partners analyse`, in a new process each
+    assert [(r["article"], r["tables_identical"]) for r in commands] == [(63, True), (64, True), (65, True)]
+    assert inc["command_median_s"] == sorted(r["total_s"] for r in commands)[1] > 0
     for run in (full, *runs):
         stages = run["stages_s"]
         assert {"load_validate", "write", *bench.PER_ARTICLE, *bench.TABLE_STAGES} <= set(stages)
@@ -68,7 +71,7 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
     each = ", ".join(f"{r['total_s']:.1f}" for r in runs)
-    median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}) | yes |"
+    median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}); command {inc['command_median_s']:.1f} | yes |"
     assert median in text
     assert not list((tmp_path / "corpora").glob(".tables-*")) and not (tmp_path / "corpora" / "60-plus1").exists()
 
