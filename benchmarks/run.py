@@ -404,9 +404,11 @@ def bench_size(n: int, args) -> dict:
         # run moved by 2x between sittings on this machine (page cache, first-touch memory): the median of
         # the runs is the figure reported, every run is kept
         plus = plus_one(corpus, n)
-        how = "in-memory per-article frames of the full run + the new articles analysed without the cache"
-        if args.verify_full:
-            how = "a second full run with an empty cache"
+        how = (
+            "a second full run with an empty cache"
+            if args.verify_full
+            else "in-memory per-article frames of the full run + the new articles analysed without the cache"
+        )
 
         previous = keep["analysis"]  # the full run's frames, kept in memory
 
