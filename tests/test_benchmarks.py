@@ -28,8 +28,12 @@ def bench(tmp_path, monkeypatch):
     return run
 
 
-def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_path):
+def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_path, monkeypatch):
+    splits = []  # the full run's frames are split by article once, for the six reference checks
+    real_split = bench.article_frames
+    monkeypatch.setattr(bench, "article_frames", lambda previous: splits.append(1) or real_split(previous))
     assert bench.main(["--sizes", "60", "--workers", "2"]) == 0
+    assert splits == [1]
     res = json.loads((tmp_path / "results" / "bench-60.json").read_text(encoding="utf-8"))
     full, inc = res["full"], res["incremental"]
     assert full["n_analysed"] == 60 and full["n_cached"] == 0
