@@ -30,7 +30,8 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    median of the runs is the +1 time reported (one run moved by 2x between sittings on
    this machine); every run is kept in the JSON. The same number of articles is then added
    through ``mali-partners analyse`` in a new process, as an analyst runs it: its wall time
-   includes starting Python and importing, and its tables are checked the same way.
+   includes starting Python and importing, and replacing the output of the run before it
+   in the same ``--out`` folder (moved aside, then deleted); its tables are checked the same way.
 
 Results go to ``benchmarks/results/bench-<size>.json``, the chart to
 ``benchmarks/results/bench.png`` and the summary table into ``benchmarks/README.md``.
@@ -430,17 +431,21 @@ def bench_size(n: int, args) -> dict:
         previous = keep["analysis"]  # the full run's frames, kept in memory
         by_article = None if args.verify_full else article_frames(previous)
 
-        def reference() -> list[str]:
-            """Write the reference tables of ``plus`` as it is now; the names of the tables ``plus`` differs in."""
+        def reference(written: Path, keep: bool = False) -> list[str]:
+            """The names of the tables ``written`` differs in from the reference tables of ``plus`` as it is now.
+
+            ``written`` is then emptied for the next in-process run, which writes into an existing
+            folder; with ``keep`` it stays as it is, the output the next command run replaces.
+            """
             if args.verify_full:
                 full_run(plus, CORPORA / f".cache-{n}-verify", outs / "reference", args)
                 shutil.rmtree(CORPORA / f".cache-{n}-verify", ignore_errors=True)
             else:
                 write_tables(reference_tables(plus, previous, by_article), outs / "reference")
-            diff = tables_equal(outs / "plus", outs / "reference")
-            for sub in ("plus", "reference"):  # the next run writes into empty folders, as the CLI does
-                shutil.rmtree(outs / sub)
-                (outs / sub).mkdir()
+            diff = tables_equal(written, outs / "reference")
+            for folder in (outs / "reference", *([] if keep else [written])):
+                shutil.rmtree(folder)
+                folder.mkdir()
             return diff
 
         runs, article = [], n
@@ -449,19 +454,22 @@ def bench_size(n: int, args) -> dict:
                 article += 1
                 add_article(plus, article)
             inc = full_run(plus, cache, outs / "plus", args)
-            diff = reference()
+            last = k == max(1, args.plus_runs) - 1
+            diff = reference(outs / "plus", keep=last)
             runs.append({"article": article, **incremental_summary(inc, diff)})
             print(
                 f"[{n}] incremental, article {k + 1} of {args.plus_runs} added: {inc['total_s']:.1f} s, "
                 f"{inc['n_analysed']} analysed, tables identical: {not diff}",
                 flush=True,
             )
-        # then as the analyst runs it: the command in a new process (starting Python and importing included)
+        # then as the analyst runs it: the command in a new process (starting Python and importing included),
+        # replacing the output of the run before it in the same --out folder (the last in-process run's, first)
         commands = []
+        command_out = outs / "command"
+        (outs / "plus").rename(command_out)
         for _ in range(max(1, args.plus_runs)):
             article += 1
             add_article(plus, article)
-            shutil.rmtree(outs / "plus")
             t = time.perf_counter()
             done = subprocess.run(
                 [
@@ -469,7 +477,7 @@ def bench_size(n: int, args) -> dict:
                     "analyse",
                     str(plus),
                     "--out",
-                    str(outs / "plus"),
+                    str(command_out),
                     "--cache",
                     str(cache),
                     "--quiet",
@@ -483,7 +491,7 @@ def bench_size(n: int, args) -> dict:
             seconds = time.perf_counter() - t
             if done.returncode:
                 raise RuntimeError(f"mali-partners analyse failed ({done.returncode}):\n{done.stderr}")
-            diff = reference()
+            diff = reference(command_out, keep=True)
             commands.append(
                 {"article": article, "total_s": seconds, "tables_identical": not diff, "tables_differing": diff}
             )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mali_partners.pipeline import TABLES
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not of the package
     sys.path.insert(0, str(ROOT))
@@ -32,8 +34,19 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     splits = []  # the full run's frames are split by article once, for the six reference checks
     real_split = bench.article_frames
     monkeypatch.setattr(bench, "article_frames", lambda previous: splits.append(1) or real_split(previous))
+    replaced = []  # each command run replaces the output of the run before it, as an analyst's rerun does
+    real_run = bench.subprocess.run
+
+    def command(argv, **kw):
+        if "analyse" in argv:
+            out = Path(argv[argv.index("--out") + 1])
+            replaced.append(sorted(p.name for p in out.glob("*.csv")) == sorted(f"{t}.csv" for t in TABLES))
+        return real_run(argv, **kw)
+
+    monkeypatch.setattr(bench.subprocess, "run", command)
     assert bench.main(["--sizes", "60", "--workers", "2"]) == 0
     assert splits == [1]
+    assert replaced == [True, True, True]
     res = json.loads((tmp_path / "results" / "bench-60.json").read_text(encoding="utf-8"))
     full, inc = res["full"], res["incremental"]
     assert full["n_analysed"] == 60 and full["n_cached"] == 0
