@@ -141,6 +141,22 @@ def add_article(corpus: str | Path, i: int) -> dict[str, str]:
     return row
 
 
+def edit_article(corpus: str | Path, position: int) -> str:
+    """Add a sentence to the text of the article at ``position`` (manifest order); return its id.
+
+    The file is replaced (written beside it, then renamed over it), never changed in place:
+    a corpus made of hard links (:func:`benchmarks.run.plus_one`) leaves its original untouched.
+    """
+    corpus = Path(corpus)
+    with (corpus / "manifest.csv").open(encoding="utf-8", newline="") as fh:
+        row = list(csv.DictReader(fh))[position]
+    path = corpus / row["file"]
+    tmp = path.with_name(f".{path.name}.edit")
+    tmp.write_bytes(path.read_bytes() + f"\n{seed_sentences()[0][0]}\n".encode())
+    tmp.replace(path)
+    return row["id"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.generate", description=__doc__.splitlines()[0])
     p.add_argument("sizes", nargs="+", type=int, help="numbers of articles")

@@ -32,6 +32,9 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    through ``mali-partners analyse`` in a new process, as an analyst runs it: its wall time
    includes starting Python and importing, and replacing the output of the run before it
    in the same ``--out`` folder (moved aside, then deleted); its tables are checked the same way.
+   Last, the article in the middle of the corpus gets one more sentence and the command runs
+   again: a change that is not at the end of the corpus (an edit, an insertion, a removal)
+   cannot be stored as a new segment, so the whole store is rewritten; it is timed and checked too.
 
 Results go to ``benchmarks/results/bench-<size>.json``, the chart to
 ``benchmarks/results/bench.png`` and the summary table into ``benchmarks/README.md``.
@@ -58,7 +61,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.generate import CORPORA, add_article, generate
+from benchmarks.generate import CORPORA, add_article, edit_article, generate
 from mali_partners.pipeline import TABLE_JOBS
 
 HERE = Path(__file__).resolve().parent
@@ -464,12 +467,16 @@ def bench_size(n: int, args) -> dict:
             )
         # then as the analyst runs it: the command in a new process (starting Python and importing included),
         # replacing the output of the run before it in the same --out folder (the last in-process run's, first)
-        commands = []
+        commands, edited = [], {}
         command_out = outs / "command"
         (outs / "plus").rename(command_out)
-        for _ in range(max(1, args.plus_runs)):
-            article += 1
-            add_article(plus, article)
+        for k in range(max(1, args.plus_runs) + 1):
+            if k < max(1, args.plus_runs):
+                article += 1
+                add_article(plus, article)
+                changed = str(article)
+            else:  # last, an article in the middle of the corpus edited: its rows are not the last ones
+                changed = edit_article(plus, n // 2)
             t = time.perf_counter()
             done = subprocess.run(
                 [
@@ -492,11 +499,14 @@ def bench_size(n: int, args) -> dict:
             if done.returncode:
                 raise RuntimeError(f"mali-partners analyse failed ({done.returncode}):\n{done.stderr}")
             diff = reference(command_out, keep=True)
-            commands.append(
-                {"article": article, "total_s": seconds, "tables_identical": not diff, "tables_differing": diff}
-            )
+            done_run = {"total_s": seconds, "tables_identical": not diff, "tables_differing": diff}
+            if k < max(1, args.plus_runs):
+                commands.append({"article": article, **done_run})
+            else:
+                edited = {"article_id": changed, "position": n // 2, **done_run}
             print(
-                f"[{n}] incremental through the command, article {article}: {seconds:.1f} s, tables identical: {not diff}",
+                f"[{n}] incremental through the command, article {changed} "
+                f"{'added' if k < max(1, args.plus_runs) else 'edited'}: {seconds:.1f} s, tables identical: {not diff}",
                 flush=True,
             )
         out["incremental"] = {
@@ -507,6 +517,7 @@ def bench_size(n: int, args) -> dict:
             "median_analysis_s": statistics.median(r["analysis_s"] for r in runs),
             "command_runs": commands,
             "command_median_s": statistics.median(r["total_s"] for r in commands),
+            "edit_command": edited,
         }
         if len(runs) > 1:
             out["incremental"]["next"] = runs[1]  # as results before the median were written
@@ -572,7 +583,7 @@ def chart(results: list[dict], path: Path) -> None:
 def summary_markdown(results: list[dict]) -> str:
     results = sorted(results, key=lambda r: r["size"])
     lines = [
-        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | CPU user / system (s) | system peak (MB) | peak RSS main / worker (MB) | +1 article, median: all / without writing (s) (each run); through the command | +1 identical |",
+        "| articles | MB | full analysis (s) | per-article step (s) | tables: computed + written (s) | MB/s | regex floor (s) | CountVectorizer (s) | x regex floor | CPU user / system (s) | system peak (MB) | peak RSS main / worker (MB) | +1 article, median: all / without writing (s) (each run); through the command; an article edited mid-corpus, through the command | +1 identical |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in results:
@@ -587,8 +598,10 @@ def summary_markdown(results: list[dict]) -> str:
             analysis = inc.get("median_analysis_s", statistics.median(x["analysis_s"] for x in runs))
             each = ", ".join(f"{x['total_s']:.1f}" for x in runs)
             commands = inc.get("command_runs") or []  # results written before the command was timed have none
-            same = all(x["tables_identical"] for x in [*runs, *commands])
+            edit = inc.get("edit_command")  # results written before the edit was timed have none
+            same = all(x["tables_identical"] for x in [*runs, *commands, *([edit] if edit else [])])
             command = f"; command {inc['command_median_s']:.1f}" if commands else ""
+            command += f"; edit {edit['total_s']:.1f}" if edit else ""
             plus_one = f"{total:.1f} / {analysis:.1f} ({each}){command} | {'yes' if same else 'NO'}"
         system = f"{r['system_peak_mb']:.0f}" if r.get("system_peak_mb") else "-"
         os_used = r["full"].get("os") or {}  # results written before the counters have none

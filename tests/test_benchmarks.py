@@ -46,7 +46,7 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     monkeypatch.setattr(bench.subprocess, "run", command)
     assert bench.main(["--sizes", "60", "--workers", "2"]) == 0
     assert splits == [1]
-    assert replaced == [True, True, True]
+    assert replaced == [True, True, True, True]
     res = json.loads((tmp_path / "results" / "bench-60.json").read_text(encoding="utf-8"))
     full, inc = res["full"], res["incremental"]
     assert full["n_analysed"] == 60 and full["n_cached"] == 0
@@ -65,6 +65,9 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert inc["next"] == runs[1]
     commands = inc["command_runs"]  # then three more through `mali-partners analyse`, in a new process each
     assert [(r["article"], r["tables_identical"]) for r in commands] == [(63, True), (64, True), (65, True)]
+    edit = inc["edit_command"]  # then an article in the middle edited: the store is rewritten, the tables still equal
+    assert (edit["article_id"], edit["position"], edit["tables_identical"]) == ("000030", 30, True)
+    assert edit["total_s"] > 0
     assert inc["command_median_s"] == sorted(r["total_s"] for r in commands)[1] > 0
     for run in (full, *runs):
         stages = run["stages_s"]
@@ -88,7 +91,7 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
     each = ", ".join(f"{r['total_s']:.1f}" for r in runs)
-    median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}); command {inc['command_median_s']:.1f} | yes |"
+    median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}); command {inc['command_median_s']:.1f}; edit {edit['total_s']:.1f} | yes |"
     assert median in text
     assert not list((tmp_path / "corpora").glob(".tables-*")) and not (tmp_path / "corpora" / "60-plus1").exists()
 
@@ -132,3 +135,18 @@ def test_regex_floor_is_the_best_of_its_runs(monkeypatch):
     assert len(runs) == run.FLOOR_REPEATS and base["regex_floor"] == min(runs)
     monkeypatch.setattr(run, "FLOOR_BUDGET_S", 0.0)  # no time for a second run: one run only
     assert len(run.regex_floor_runs(texts)) == 1
+
+
+def test_edit_article_replaces_the_file_and_leaves_a_hard_linked_original_alone(bench, tmp_path):
+    from benchmarks import generate as gen
+
+    base = gen.generate(5, tmp_path / "corpora" / "5")
+    before = {p.name: p.read_bytes() for p in base.glob("*.txt")}
+    copy = bench.plus_one(base, 5)  # hard links to base's files, and article 5 added
+    doc_id = gen.edit_article(copy, 2)
+    assert doc_id == "000002"
+    assert {p.name: p.read_bytes() for p in base.glob("*.txt")} == before  # the original corpus is untouched
+    edited = next(copy.glob("000002_*.txt"))
+    original = before[edited.name]
+    assert edited.read_bytes().startswith(original) and len(edited.read_bytes()) > len(original)
+    assert edited.stat().st_nlink == 1 and not list(copy.glob(".*"))  # replaced, no temporary file left
