@@ -21,9 +21,10 @@ With ``cache_dir`` the frames of a corpus folder's last run are kept on disk in 
 text, its manifest row and the configuration (gazetteer, lexicon, stopwords,
 abbreviations, package version and source code). A rerun reuses the rows of every article
 whose key is in the store and analyses only new or changed articles; a folder with no
-store of its own (copied, renamed) uses the store that shares most of its keys. Articles
-added at the end go into a new segment of the store, so the rows already stored are not
-rewritten. The store's frames are Arrow IPC files, read back memory-mapped; a first run
+store of its own (copied, renamed) uses the store that shares most of its keys. The store
+is a sequence of parts of at most :data:`CHUNK_SIZE` articles: a rerun keeps (hard-links)
+every part whose articles are unchanged and in place, and writes only the parts around
+what changed (articles added, edited, removed or inserted anywhere). The store's frames are Arrow IPC files, read back memory-mapped; a first run
 writes each chunk's frames into the new store as soon as they are computed, and once the
 store is written the frames returned are its mapped ones: the rows of the whole corpus
 are never all held by this process, and the corpus-level steps (frequency,
@@ -66,7 +67,7 @@ ENGINES = ("local", "dask")
 PARALLEL_THRESHOLD = 50  # fewer articles than this: analyse them in this process
 CHUNK_SIZE = 200  # articles per task (fewer when that would leave a worker idle)
 CACHE_DIR_NAME = ".mali_partners_cache"
-CACHE_FORMAT = "4"  # bump when the cache layout changes (4: frames as Arrow IPC files, memory-mapped)
+CACHE_FORMAT = "5"  # bump when the cache layout changes (5: the index lists parts, reused one by one)
 
 
 Result = dict[str, pd.DataFrame]
@@ -168,7 +169,8 @@ def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
 
 
 MAX_STORES = 8  # per configuration: one per corpus folder analysed with this cache, the newest kept
-MAX_SEGMENTS = 8  # appended segments a store may have before it is rewritten as one
+SMALL_PART = 50  # a part of fewer articles is small (appending one article at a time makes one per run)
+MAX_SMALL_PARTS = 8  # beyond this many small parts, each run of small parts next to each other is merged into one
 
 
 def _store_dir(cache_dir: str | os.PathLike[str], cfg: str, corpus: str) -> Path:
@@ -183,17 +185,18 @@ class Store:
     ``keys`` and ``doc_ids`` list those articles in order; the frames hold their rows. An
     article's key covers its text, its manifest row (so its doc_id) and the configuration,
     so an unchanged key means its rows can be reused as they are. On disk the rows are in
-    ``segments`` (name, number of articles, number of parts), consecutive runs of articles
-    each written once and never changed: adding articles writes only a new segment. A
-    segment's rows are in parts (one file per frame and part): a first run writes each
-    chunk of articles as a part as soon as it is analysed (see :func:`map_documents`).
+    parts, listed in ``layout`` as (segment, part number, number of articles): runs of
+    consecutive articles, one file per frame and part (see :func:`_part_stem`), each written
+    once and never changed. A first run writes each chunk of articles as a part of one
+    segment as soon as it is analysed; a rerun writes its new parts as a new segment and
+    keeps the others (see :func:`store_update`).
     """
 
     keys: list[str]
     doc_ids: list[str]
     frames: Result
     root: Path | None = None  # the folder it was read from
-    segments: tuple[tuple[str, int, int], ...] = ()
+    layout: tuple[tuple[str, int, int], ...] = ()
     parts: dict[str, Any] = field(default_factory=dict, repr=False)  # part file stem -> its table, as opened
 
 
@@ -239,18 +242,28 @@ def store_load(
     return None
 
 
+def _layout(entries: Iterable) -> tuple[tuple[str, int, int], ...]:
+    return tuple((str(seg), int(i), int(k)) for seg, i, k in entries)
+
+
 def _store_read(root: Path, index: dict, opened: dict[str, Any] | None = None) -> Store:
     """The store in ``root`` described by its ``index``; raises on a missing, truncated or foreign file.
 
-    Parts in ``opened`` (by file stem: the same file in another store folder, a segment
+    Parts in ``opened`` (by file stem: the same file in another store folder, a part
     hard-linked from it) are used as they are instead of opened again (4,500 files at 100k articles: 1.1 s).
+    ``index["previous"]``, when there, is the layout of the store this one was made from:
+    its map files start this one's (see :func:`_frames_read`).
     """
-    segments = tuple((str(name), int(k), int(n)) for name, k, n in index["segments"])
-    if sum(k for _, k, _ in segments) != len(index["keys"]):
-        raise ValueError(f"{root}: the segments do not hold every article of the index")
+    layout = _layout(index["layout"])
+    if sum(k for _, _, k in layout) != len(index["keys"]):
+        raise ValueError(f"{root}: the parts do not hold every article of the index")
+    previous = _layout(index.get("previous") or ())
     parts = dict(opened or {})
-    frames = {name: _frames_read(_part_stems(root, segments, name), parts) for name in index["frames"]}
-    return Store(list(index["keys"]), list(index["doc_ids"]), frames, root, segments, parts)
+    frames = {
+        name: _frames_read(_part_stems(root, layout, name), parts, _part_stems(root, previous, name))
+        for name in index["frames"]
+    }
+    return Store(list(index["keys"]), list(index["doc_ids"]), frames, root, layout, parts)
 
 
 def _part_stem(folder: Path, seg: str, name: str, i: int) -> Path:
@@ -258,9 +271,9 @@ def _part_stem(folder: Path, seg: str, name: str, i: int) -> Path:
     return folder / f"{seg}-{name}-{i:05d}"
 
 
-def _part_stems(folder: Path, segments: Iterable[tuple[str, int, int]], name: str) -> list[Path]:
-    """The parts of frame ``name`` in ``segments`` (name, articles, parts), in order: the frame is their concatenation."""
-    return [_part_stem(folder, seg, name, i) for seg, _, n_parts in segments for i in range(n_parts)]
+def _part_stems(folder: Path, layout: Iterable[tuple[str, int, int]], name: str) -> list[Path]:
+    """The parts of frame ``name`` in ``layout`` (segment, part, articles), in order: the frame is their concatenation."""
+    return [_part_stem(folder, seg, name, i) for seg, i, _ in layout]
 
 
 def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
@@ -269,9 +282,7 @@ def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
         _frame_write(df, _part_stem(folder, seg, name, i))
 
 
-def _appendable(base: Store, keys: list[str]) -> bool:
-    """Can the articles of ``keys`` after ``base``'s be saved as a new segment of ``base`` (see :func:`store_save`)?"""
-    return base.root is not None and 0 < len(base.segments) < MAX_SEGMENTS and keys[: len(base.keys)] == base.keys
+NEW_SEGMENT = "new"  # in a layout given to store_save: a part written now, from new_parts
 
 
 def store_save(
@@ -280,62 +291,56 @@ def store_save(
     store: Store,
     corpus: str = "",
     base: Store | None = None,
-    added: Result | None = None,
-    written: tuple[Path, str, int, list[str]] | None = None,
-    append: bool = False,
-) -> bool:
-    """Write this corpus folder's store atomically (a temporary folder renamed over the old one); True if appended.
+    new_parts: list[Result] | None = None,
+    written: tuple[Path, str, list[str]] | None = None,
+) -> None:
+    """Write this corpus folder's store atomically (a temporary folder renamed over the old one).
 
-    ``written`` (folder, segment, parts, frame names) is a segment of every article of
-    ``store`` already written part by part into ``folder`` (by :func:`map_documents` as the
-    chunks came in): its files are moved into the store, and ``store.frames`` is not read.
+    ``written`` (folder, segment, frame names) is a segment of every article of ``store``
+    already written part by part into ``folder`` (by :func:`map_documents` as the chunks
+    came in; ``store.layout`` lists its parts): its files are moved into the store.
 
-    With ``base`` (the store this run read, whose articles are the first of ``store``'s,
-    in order) and ``added`` (the frames of the articles after them), only ``added`` is
-    written, as a new segment; ``base``'s segments are hard-linked (they never change), so
-    adding an article to a large corpus writes that article's rows only. Otherwise, or
-    beyond :data:`MAX_SEGMENTS`, everything is written as one segment. ``append``: only
-    appending will do (``store.frames`` may then be ``base``'s frames, for their names);
-    ValueError, before anything is written, when it cannot. Stores of other
-    configurations are removed (they can never be hit again), and of this configuration
-    only the :data:`MAX_STORES` newest are kept.
+    Otherwise ``store.layout`` says where each part comes from: a part of segment
+    :data:`NEW_SEGMENT` numbered ``i`` is ``new_parts[i]``, written now as a part of a new
+    segment; any other is a part of ``base`` (the store this run read), hard-linked from its
+    folder (parts never change), so a rerun writes only the rows of the parts that changed.
+    ``base``'s map files are linked too and its layout recorded as ``previous``: the new
+    frames' maps start as copies of them (see :func:`_mapped_column`). ``store.frames`` is
+    not read. Stores of other configurations are removed (they can never be hit again),
+    and of this configuration only the :data:`MAX_STORES` newest are kept.
     """
-    appending = base is not None and added is not None and _appendable(base, store.keys)
-    if append and (not appending or written is not None):
-        raise ValueError("store_save(append=True): these articles cannot be appended to the base store")
     root = _store_dir(cache_dir, cfg, corpus)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
-        segments: list[tuple[str, int, int]] = []
+        previous: tuple[tuple[str, int, int], ...] = ()
         if written is not None:
-            folder, seg, n_parts, names = written
+            folder, _, names = written
             for f in folder.iterdir():
                 f.rename(tmp / f.name)
-            segments.append((seg, len(store.keys), n_parts))
+            layout = list(store.layout)
         else:
-            names = list(store.frames)
-            if appending:
-                assert base is not None and base.root is not None and added is not None
-                segments.extend(base.segments)
-                for name in names:
-                    stems = _part_stems(base.root, base.segments, name)
-                    for stem in stems:
-                        src = _frame_file(stem)
+            assert base is not None and base.root is not None
+            names = list(base.frames)
+            segs = {seg for seg, _, _ in store.layout if seg != NEW_SEGMENT}
+            seg = f"s{len(segs)}-{os.urandom(4).hex()}"
+            layout = [(seg if s_ == NEW_SEGMENT else s_, i, k) for s_, i, k in store.layout]
+            for name in names:
+                for s_, i, _ in store.layout:
+                    if s_ != NEW_SEGMENT:
+                        src = _frame_file(_part_stem(base.root, s_, name, i))
                         _link_or_copy(src, tmp / src.name)
-                    # the map files of base's frame (if it was read): the new frame's maps start as copies of them
-                    for src in base.root.glob(f"{_map_name(stems)}.*.npy"):
-                        _link_or_copy(src, tmp / src.name)
-                new_frames, new_n = added, len(store.keys) - len(base.keys)
-            else:
-                new_frames, new_n = store.frames, len(store.keys)
-            seg = f"s{len(segments)}-{os.urandom(4).hex()}"
-            _part_write(tmp, seg, 0, new_frames)
-            segments.append((seg, new_n, 1))
+                # the map files of base's frame (if it was read): the new frame's maps start as copies of them
+                for src in base.root.glob(f"{_map_name(_part_stems(base.root, base.layout, name))}.*.npy"):
+                    _link_or_copy(src, tmp / src.name)
+            for i, frames in enumerate(new_parts or []):
+                _part_write(tmp, seg, i, frames)
+            previous = base.layout
         index = {
             "format": CACHE_FORMAT,
             "frames": names,
-            "segments": segments,
+            "layout": layout,
+            "previous": previous,
             "keys": store.keys,
             "doc_ids": store.doc_ids,
         }
@@ -357,7 +362,58 @@ def store_save(
     for other in sorted(same, key=lambda p: p.stat().st_mtime, reverse=True)[MAX_STORES - 1 :]:
         shutil.rmtree(other, ignore_errors=True)
     _sweep_temporary(root.parent)
-    return appending and written is None
+
+
+def store_plan(base: Store, keys: list[str]) -> list[tuple[int, int] | list[int]]:
+    """How the store of ``keys`` is made from ``base``: its parts in order, each a part of ``base`` or new.
+
+    A part of ``base`` (given as (its number in ``base.layout``, the position of its first
+    article in ``base.keys``)) is kept when its articles come next in ``keys``, all of them,
+    in order. The articles between kept parts (added, edited, moved, or beside a removed
+    one) make new parts (given as their positions in ``keys``) of at most
+    :data:`CHUNK_SIZE` articles. Appending one article per run would leave a trail of
+    one-article parts: beyond :data:`MAX_SMALL_PARTS` parts of fewer than
+    :data:`SMALL_PART` articles, the small parts next to each other are merged into new
+    parts (of :data:`SMALL_PART` articles or so).
+    """
+    first: dict[str, tuple[int, int]] = {}  # key of a part's first article -> (part number, its position)
+    pos = 0
+    for j, (_, _, k) in enumerate(base.layout):
+        if k:
+            first.setdefault(base.keys[pos], (j, pos))
+        pos += k
+    # (part of base or None for new articles, number of articles), in the order of ``keys``
+    runs: list[tuple[tuple[int, int] | None, int]] = []
+    i, n = 0, len(keys)
+    while i < n:
+        hit = first.get(keys[i])
+        k = base.layout[hit[0]][2] if hit is not None else 0
+        if hit is not None and keys[i : i + k] == base.keys[hit[1] : hit[1] + k]:
+            runs.append((hit, k))
+            i += k
+        elif runs and runs[-1][0] is None:
+            runs[-1] = (None, runs[-1][1] + 1)
+            i += 1
+        else:
+            runs.append((None, 1))
+            i += 1
+    if sum(k < SMALL_PART for _, k in runs) > MAX_SMALL_PARTS:
+        merged: list[tuple[tuple[int, int] | None, int]] = []
+        for part, k in runs:
+            if k < SMALL_PART and merged and merged[-1][0] is None and merged[-1][1] < SMALL_PART:
+                merged[-1] = (None, merged[-1][1] + k)
+            else:
+                merged.append((None, k) if k < SMALL_PART else (part, k))
+        runs = merged
+    plan: list[tuple[int, int] | list[int]] = []
+    i = 0
+    for part, k in runs:
+        if part is None:
+            plan.extend(list(range(a, min(a + CHUNK_SIZE, i + k))) for a in range(i, i + k, CHUNK_SIZE))
+        else:
+            plan.append(part)
+        i += k
+    return plan
 
 
 STALE_TEMPORARY_S = 6 * 3600  # a temporary folder of the cache untouched this long belongs to a run that died
@@ -501,10 +557,10 @@ def _mapped_column(column, path: Path, prefixes: list[tuple[Path, int]] = ()):
     the process's own copy of a page, never the file. The file belongs to its store
     folder, whose parts never change: written once (atomically), then reused.
 
-    ``prefixes`` are the map files of the frames joined from the first parts only, with the
-    number of values those parts hold (longest first): the map of a store that had rows
-    appended starts as a copy of its predecessor's, in the kernel, and only the new values
-    are written (a +1 run at 100k articles: 1.9 GB not written from the parts again). The
+    ``prefixes`` are map files of the frame this one was made from (the store before a
+    rerun), with the number of leading values both share (the rows of the parts both start
+    with): the map starts as a copy of those values, in the kernel, and only the others are
+    written (a +1 run at 100k articles: 1.9 GB not written from the parts again). The
     predecessor's file, linked into this store folder for that (see :func:`store_save`),
     is then removed from it.
     """
@@ -519,7 +575,7 @@ def _mapped_column(column, path: Path, prefixes: list[tuple[Path, int]] = ()):
                 start, used = 0, None
                 for prefix, n in prefixes:
                     found = _npy_prefix(prefix, first.dtype)
-                    if found is not None and found[0] == n and n <= len(column):
+                    if found is not None and found[0] >= n and n <= len(column):
                         with prefix.open("rb") as src:
                             _copy_range(src, fh, found[1], n * first.dtype.itemsize)
                         start, used = n, prefix
@@ -587,12 +643,9 @@ def _columns_meta(table) -> str:
     return json.dumps(meta, sort_keys=True)
 
 
-def _segment_of(stem: Path) -> str:
-    """The segment a part's stem belongs to: ``s1-3fa2c0d1`` of ``s1-3fa2c0d1-tokens-00000`` (see :func:`_part_stem`)."""
-    return "-".join(stem.name.split("-", 2)[:2])
-
-
-def _frames_read(stems: list[Path], opened: dict[str, Any] | None = None) -> pd.DataFrame:
+def _frames_read(
+    stems: list[Path], opened: dict[str, Any] | None = None, previous: list[Path] | None = None
+) -> pd.DataFrame:
     """The frames written at ``stems``, concatenated in order as :func:`_concat` concatenates frames.
 
     When every non-empty part has the same columns (Arrow types and pandas metadata; the
@@ -601,7 +654,9 @@ def _frames_read(stems: list[Path], opened: dict[str, Any] | None = None) -> pd.
     segment added by a later run records that run's corpus version): the result keeps them
     only when all parts agree, as ``pd.concat`` does. Otherwise each part is converted
     and concatenated by pandas. ``opened`` (file stem -> table) supplies parts already
-    open and receives those opened here.
+    open and receives those opened here. ``previous``: the parts of the frame this one was
+    made from (the store before a rerun), whose map files, when in the folder, give this
+    one's values for the parts both start with (see :func:`_mapped_column`).
     """
     import pyarrow as pa
 
@@ -616,16 +671,15 @@ def _frames_read(stems: list[Path], opened: dict[str, Any] | None = None) -> pd.
     if tables and all(t.schema.equals(keep[0].schema) and _columns_meta(t) == first for t in keep):
         # the map files of a column are named after the parts it joins (a store folder's parts never change)
         mapped = stems[0].parent / _map_name(stems) if len(keep) > 1 else None
-        # those of the frames joined from the parts of the first segments: a store with segments appended
-        # extends their files (see _mapped_column); longest first
+        # those of the frame this one was made from: this one's start with their values for the parts both start with
         prefixes = []
-        if mapped is not None:
-            import numpy as np
-
-            rows = np.cumsum([len(t) for t in parts])
-            for k in range(len(stems) - 1, 1, -1):
-                if _segment_of(stems[k]) != _segment_of(stems[k - 1]):
-                    prefixes.append((stems[0].parent / _map_name(stems[:k]), int(rows[k - 1])))
+        same = 0
+        for a, b in zip(stems, previous or []):
+            if a.name != b.name:
+                break
+            same += 1
+        if mapped is not None and same and previous and len(previous) > 1:
+            prefixes.append((stems[0].parent / _map_name(previous), sum(len(t) for t in parts[:same])))
         df = _table_frame(keep[0] if len(keep) == 1 else pa.concat_tables(keep), mapped, prefixes)
         attrs = [json.loads((t.schema.metadata or {}).get(b"mali_partners.attrs", b"{}")) for t in keep]
         if any(a != attrs[0] for a in attrs):  # as pd.concat: kept only when every part has the same
@@ -1043,7 +1097,8 @@ def map_documents(
     ``workers`` defaults to the number of cores; ``scheduler`` is a Dask scheduler address
     (implies ``dask``). With ``cache_dir`` the rows of articles whose key (text, manifest
     row, configuration) is in the store of the last run are reused and only the others are
-    analysed; the store is then rewritten for this corpus. ``progress``: True/False forces
+    analysed; the store is then saved for this corpus, writing only the parts that changed
+    (see :func:`store_plan`). ``progress``: True/False forces
     the bar, None shows it on a terminal only. ``stats``, when given, is filled with
     ``n_articles``, ``n_cached``, ``n_analysed``, ``analysed_ids``, with a cache
     ``article_keys`` (which :func:`pipeline.run` takes out for its block memo) and, when
@@ -1101,41 +1156,113 @@ def map_documents(
         return fresh
     if pending is not None:
         return [_first_run_store(cache_dir, cfg, Store(keys, doc_ids, {}), corpus, pending)]
-    added: Result | None = None
-    if store is not None and fresh and len(todo) < n and _appendable(store, keys):
-        # articles added after the stored ones, in corpus order: write them as a new segment and read the
-        # whole store back mapped (its maps extend the old ones, see _mapped_column) instead of joining
-        # every stored row with the new ones in this process (5 s and 1.9 GB of copies at 100k articles)
-        added = _concat(fresh, consume=True)
-        store_save(cache_dir, cfg, Store(keys, doc_ids, store.frames), corpus, base=store, added=added, append=True)
-        saved = store_load(cache_dir, cfg, corpus, opened=store.parts)
-        if saved is not None and saved.keys == keys:
-            return [saved.frames]
-        return [_concat([store.frames, dict(added)])]  # pragma: no cover - the store just written is unreadable
-    if store is not None and len(todo) < n:
-        kept = {doc_ids[i] for i in range(n) if keys[i] in stored}
-        old = store.frames
-        if kept != set(store.doc_ids):
-            old = {name: df[df["doc_id"].isin(kept)] for name, df in old.items()}
-        added = _concat(fresh, consume=True) if fresh else None
-        combined = _concat([old, dict(added)], consume=True) if added is not None else dict(old)
-        # rows come as: kept articles in store order, then new ones in corpus order; sort only if
-        # that is not already the corpus order (appending articles, the usual case, needs no sort)
-        if [d for d in store.doc_ids if d in kept] + [doc_ids[i] for i in todo] != doc_ids:
-            combined = _in_corpus_order(combined, doc_ids)
-    else:
-        combined = _concat(fresh, consume=True)  # analysed in corpus order
-    if store is None or todo or store.keys != keys or not _store_dir(cache_dir, cfg, corpus).is_dir():
-        # when the old store's articles are the first ones, unchanged, only the new rows are written
-        appended = store_save(cache_dir, cfg, Store(keys, doc_ids, combined), corpus, base=store, added=added)
-        if not appended:
-            # rewritten whole from rows computed here: continue from the rows just written, memory-mapped,
-            # so the corpus-level steps read them from the page cache instead of a copy in this process
-            # (appended: all but the new rows are mapped already)
-            saved = store_load(cache_dir, cfg, corpus)
-            if saved is not None and saved.keys == keys:
-                return [saved.frames]
-    return [combined]
+    if store is None:  # pragma: no cover - without a store every article is to do, and that streams (above)
+        return [_concat(fresh, consume=True)]
+    root = _store_dir(cache_dir, cfg, corpus)
+    if not todo and store.keys == keys and store.root == root:
+        return [store.frames]
+    # the store's parts whose articles are unchanged and in place are kept (hard-linked); the others are
+    # written anew from the stored rows of their articles and the rows of the articles analysed now. Then the
+    # store is read back mapped (its maps start as copies of the old ones, see _mapped_column): the rows of
+    # the whole corpus are never joined in this process
+    plan = store_plan(store, keys)
+    added = _concat(fresh, consume=True) if fresh else None
+    del fresh
+    new_parts = _new_parts(store, plan, keys, doc_ids, todo, added)
+    layout, n_new = [], 0
+    for item in plan:
+        if isinstance(item, list):
+            layout.append((NEW_SEGMENT, n_new, len(item)))
+            n_new += 1
+        else:
+            layout.append(store.layout[item[0]])
+    store_save(cache_dir, cfg, Store(keys, doc_ids, {}, layout=tuple(layout)), corpus, base=store, new_parts=new_parts)
+    del new_parts, added
+    saved = store_load(cache_dir, cfg, corpus, opened=store.parts)
+    if saved is None or saved.keys != keys:  # pragma: no cover - the store just written is unreadable
+        raise OSError(f"the cache store {root} just written cannot be read; remove it and run again")
+    return [saved.frames]
+
+
+def _row_starts(df: pd.DataFrame, doc_ids: list[str]) -> Any:
+    """Where the rows of each article of ``doc_ids`` start in ``df`` (whose rows are in that order), then its length."""
+    import numpy as np
+
+    counts = np.zeros(len(doc_ids), dtype=np.int64)
+    if len(df):
+        ids, sizes = np.unique(df["doc_id"].astype(str).to_numpy(), return_counts=True)
+        where = pd.Index(doc_ids).get_indexer(ids)
+        if (where < 0).any() or sizes.sum() != len(df):  # pragma: no cover - a store part always holds its articles
+            raise ValueError("rows of articles that are not the part's")
+        counts[where] = sizes
+    return np.r_[0, np.cumsum(counts)]
+
+
+def _new_parts(
+    base: Store,
+    plan: list[tuple[int, int] | list[int]],
+    keys: list[str],
+    doc_ids: list[str],
+    todo: list[int],
+    added: Result | None,
+) -> list[Result]:
+    """The frames of each new part of ``plan`` (see :func:`store_plan`), in order.
+
+    An article's rows come from the part of ``base`` that holds it, or, for the articles at
+    ``todo`` (positions in ``keys``), from ``added`` (their frames, in that order).
+    Consecutive rows of one source are taken as one slice.
+    """
+    assert base.root is not None
+    stored: dict[str, tuple[int, int]] = {}  # key -> (part number in base.layout, position in the part)
+    firsts = []
+    pos = 0
+    for j, (_, _, k) in enumerate(base.layout):
+        firsts.append(pos)
+        for o in range(k):
+            stored.setdefault(base.keys[pos + o], (j, o))
+        pos += k
+    fresh = {p: t for t, p in enumerate(todo)}
+    names = list(base.frames)
+    fresh_starts = {name: _row_starts(added[name], [doc_ids[p] for p in todo]) for name in names} if added else {}
+    opened: dict[tuple[int, str], tuple[pd.DataFrame, Any]] = {}
+
+    def part_rows(j: int, name: str) -> tuple[pd.DataFrame, Any]:
+        if (j, name) not in opened:
+            seg, i, k = base.layout[j]
+            stem = _part_stem(base.root, seg, name, i)  # type: ignore[arg-type]
+            table = base.parts.get(stem.name)
+            if table is None:
+                table = base.parts[stem.name] = _frame_table(stem)
+            df = table if isinstance(table, pd.DataFrame) else _table_frame(table)
+            opened[(j, name)] = (df, _row_starts(df, base.doc_ids[firsts[j] : firsts[j] + k]))
+        return opened[(j, name)]
+
+    out = []
+    for item in plan:
+        if not isinstance(item, list):
+            continue
+        frames = {}
+        for name in names:
+            slices: list[tuple[pd.DataFrame, int, int]] = []
+            for p in item:
+                if p in fresh:
+                    assert added is not None
+                    df, starts, o = added[name], fresh_starts[name], fresh[p]
+                else:
+                    j, o = stored[keys[p]]
+                    df, starts = part_rows(j, name)
+                a, b = int(starts[o]), int(starts[o + 1])
+                if slices and slices[-1][0] is df and slices[-1][2] == a:
+                    slices[-1] = (df, slices[-1][1], b)
+                else:
+                    slices.append((df, a, b))
+            chunks = [df.iloc[a:b] for df, a, b in slices]
+            nonempty = [c for c in chunks if len(c)] or chunks[:1]
+            frames[name] = (
+                pd.concat(nonempty, ignore_index=True) if len(nonempty) > 1 else nonempty[0].reset_index(drop=True)
+            )
+        out.append(frames)
+    return out
 
 
 class _PendingSegment:
@@ -1145,14 +1272,18 @@ class _PendingSegment:
         cache_dir.mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix=".segment-", dir=cache_dir))
         self.seg = f"s0-{os.urandom(4).hex()}"
-        self.n_parts = 0
+        self.articles: dict[int, int] = {}  # part -> its number of articles
         self.names: list[str] = []
 
     def add(self, j: int, frames: Result) -> None:
         """Write chunk ``j`` (chunks arrive in any order; part ``j`` is chunk ``j``)."""
         _part_write(self.folder, self.seg, j, frames)
-        self.n_parts = max(self.n_parts, j + 1)
+        self.articles[j] = len(frames["docs"])  # one row per article
         self.names = self.names or list(frames)
+
+    def layout(self) -> tuple[tuple[str, int, int], ...]:
+        """The parts written, in order (see :attr:`Store.layout`)."""
+        return tuple((self.seg, j, self.articles[j]) for j in sorted(self.articles))
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -1168,7 +1299,8 @@ def _first_run_store(
     are those of a run without the cache (tested).
     """
     try:
-        store_save(cache_dir, cfg, store, corpus, written=(pending.folder, pending.seg, pending.n_parts, pending.names))
+        store.layout = pending.layout()
+        store_save(cache_dir, cfg, store, corpus, written=(pending.folder, pending.seg, pending.names))
     finally:
         pending.discard()
     root = _store_dir(cache_dir, cfg, corpus)

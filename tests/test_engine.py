@@ -89,7 +89,9 @@ def test_first_run_streams_its_chunks_into_the_store(synthetic, synthetic_an, tm
     streamed = pl.run(synthetic, workers=2, cache_dir=cache)
     assert sorted(written) == list(range(n_chunks))
     (index,) = cache.glob("store-*/index.json")
-    assert [s[2] for s in json.loads(index.read_text())["segments"]] == [n_chunks]
+    layout = json.loads(index.read_text())["layout"]  # one segment of n_chunks parts, with their articles
+    assert len({seg for seg, _, _ in layout}) == 1 and [i for _, i, _ in layout] == list(range(n_chunks))
+    assert [k for _, _, k in layout] == [b - a for a, b in eng._chunks(120, 2)]
     assert not list(cache.glob(".segment-*"))
     for name in pl.DOC_FRAMES:
         pd.testing.assert_frame_equal(getattr(streamed, name), getattr(synthetic_an, name), check_exact=True, obj=name)
@@ -223,19 +225,22 @@ def test_incremental_cache_reanalyses_only_the_new_article(corpus_copy, tmp_path
     assert_tables_equal(incremental, pl.run(corpus_copy))
 
 
-def _segments(cache: Path) -> list[tuple[str, int]]:
+def _layout(cache: Path) -> list[tuple[str, int, int]]:
     (index,) = cache.glob("store-*/index.json")
-    return [(s[0], s[1]) for s in json.loads(index.read_text())["segments"]]  # (name, articles)
+    return [tuple(p) for p in json.loads(index.read_text())["layout"]]  # (segment, part, articles)
 
 
 def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypatch):
-    """Each append is a new segment (the old ones hard-linked, untouched); past MAX_SEGMENTS, one segment again."""
+    """Each append is a new part (the old ones hard-linked, untouched); past MAX_SMALL_PARTS small parts,
+    the small parts next to each other are merged."""
     from benchmarks.generate import article
 
-    monkeypatch.setattr(eng, "MAX_SEGMENTS", 3)
+    monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 2)
+    monkeypatch.setattr(eng, "SMALL_PART", 2)
     cache = tmp_path / "cache"
-    pl.run(corpus_copy, cache_dir=cache)
-    assert [k for _, k in _segments(cache)] == [5]
+    pl.run(corpus_copy, cache_dir=cache, workers=1)
+    first_run = [k for _, _, k in _layout(cache)]
+    assert first_run == [2, 2, 1]  # the first run's chunks (at least 4 per worker, of 2 articles here)
     (first,) = cache.glob("store-*/s0-*-tokens-00000.arrow")
     inode = first.stat().st_ino
     published = ["2024-03", "2024-04", "2024-05"]
@@ -250,12 +255,14 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
         an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
         assert stats["n_analysed"] == 1 and stats["n_cached"] == 5 + i
         assert_tables_equal(an, pl.run(corpus_copy))
-        if i < 2:  # appended: the first segment is the same file
-            assert [k for _, k in _segments(cache)] == [5] + [1] * (i + 1)
-            (still,) = cache.glob("store-*/s0-*-tokens-00000.arrow")
-            assert still.stat().st_ino == inode
-        else:  # MAX_SEGMENTS reached: rewritten whole
-            assert [k for _, k in _segments(cache)] == [8]
+        (still,) = cache.glob("store-*/s0-*-tokens-00000.arrow")
+        assert still.stat().st_ino == inode  # the first part is the same file all along
+        sizes = [k for _, _, k in _layout(cache)]
+        if i < 1:  # appended: a new part
+            assert sizes == [*first_run, 1]
+        else:  # a third small part (fewer than 2 articles): the small parts next to each other are merged
+            assert sizes[:2] == first_run[:2] and sum(sizes) == 6 + i and sum(k < 2 for k in sizes) <= 2
+            assert len({seg for seg, _, _ in _layout(cache)}) <= 3  # the first run's segment, and the new parts
     again: dict = {}
     pl.run(corpus_copy, cache_dir=cache, stats=again)
     assert again["n_analysed"] == 0 and again["n_cached"] == 8
@@ -463,6 +470,88 @@ def test_cache_reuses_articles_after_an_edit_a_removal_and_an_insertion(corpus_c
     assert stats["n_cached"] == 3 and sorted(stats["analysed_ids"]) == ["002", "002a"]
     assert list(an.docs["doc_id"]) == ["000", "002", "002a", "003", "004"]
     assert_tables_equal(an, pl.run(corpus_copy))
+
+
+def _base(sizes: list[int]) -> eng.Store:
+    keys = [chr(ord("a") + i) for i in range(sum(sizes))]
+    return eng.Store(keys, keys, {}, layout=tuple(("s0-x", j, k) for j, k in enumerate(sizes)))
+
+
+@pytest.mark.parametrize(
+    ("keys", "plan"),
+    [
+        ("abcdefghi", [(0, 0), (1, 3), (2, 6)]),  # unchanged: every part kept
+        ("abcdefghij", [(0, 0), (1, 3), (2, 6), [9]]),  # one added at the end: a new part of it
+        ("abcdEfghi", [(0, 0), [3, 4, 5], (2, 6)]),  # e edited: its part written anew
+        ("abcdfghi", [(0, 0), [3, 4], (2, 6)]),  # e removed (kept parts: where they start in the base)
+        ("abcxdefghi", [(0, 0), [3], (1, 3), (2, 6)]),  # x inserted between two parts
+        ("defabcghi", [(1, 3), (0, 0), (2, 6)]),  # parts moved: kept all the same
+        ("xyz", [[0, 1, 2]]),  # nothing in common
+    ],
+)
+def test_store_plan_keeps_the_parts_whose_articles_come_next_in_order(keys, plan):
+    assert eng.store_plan(_base([3, 3, 3]), list(keys)) == plan
+
+
+def test_store_plan_merges_small_parts_and_cuts_new_runs_at_the_chunk_size(monkeypatch):
+    monkeypatch.setattr(eng, "SMALL_PART", 2)
+    monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 1)
+    # parts of 3, 1 and 1 articles and one more added: three small parts, so the small ones are merged (up to 2)
+    assert eng.store_plan(_base([3, 1, 1]), list("abcdef")) == [(0, 0), [3, 4], [5]]
+    monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 8)
+    monkeypatch.setattr(eng, "CHUNK_SIZE", 2)
+    assert eng.store_plan(_base([3, 3]), list("abcdefvwxyz")) == [(0, 0), (1, 3), [6, 7], [8, 9], [10]]
+
+
+def test_an_edit_insertion_or_removal_mid_corpus_rewrites_only_the_parts_around_it(synthetic, tmp_path):
+    """The store's parts whose articles are unchanged and in place stay the same files (hard links); the part
+    holding a change is written anew from its stored rows and the new ones; every frame equals a run without cache."""
+    import shutil
+
+    from benchmarks.generate import _row_line, article
+
+    corpus = Path(shutil.copytree(synthetic, tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+    pl.run(corpus, cache_dir=cache, workers=2)
+    before = _layout(cache)
+    sizes = [k for _, _, k in before]
+    assert len(sizes) == 8 and sum(sizes) == 120
+
+    def inodes() -> dict[tuple[str, int], int]:
+        (root,) = cache.glob("store-*")
+        return {
+            (seg, i): eng._frame_file(eng._part_stem(root, seg, "tokens", i)).stat().st_ino
+            for seg, i, _ in _layout(cache)
+        }
+
+    old = inodes()
+    manifest = corpus / "manifest.csv"
+    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    edited = corpus / lines[1 + 50].split(",")[1]  # article 50, in the fourth part (15 articles each)
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nFrance and Russia signed a new agreement.\n", "utf-8")
+    (corpus / lines[1 + 95].split(",")[1]).unlink()  # article 95 removed, in the seventh part
+    row, data = article(500, 400)  # and one inserted between articles 20 and 21 (the second part)
+    row["id"], row["file"] = "000020a", "000020a.txt"
+    (corpus / row["file"]).write_bytes(data)
+    inserted = _row_line(row)
+    manifest.write_text("".join([*lines[: 1 + 21], inserted, *lines[1 + 21 : 1 + 95], *lines[1 + 96 :]]), "utf-8")
+    stats: dict = {}
+    an = pl.run(corpus, cache_dir=cache, workers=2, stats=stats)
+    assert sorted(stats["analysed_ids"]) == ["000020a", "000050"] and stats["n_cached"] == 118
+    after = _layout(cache)
+    kept = [p for p in after if p[:2] in old]
+    assert [p[1] for p in kept] == [0, 2, 4, 5, 7] and all(inodes()[p[:2]] == old[p[:2]] for p in kept)
+    assert [k for _, _, k in after] == [15, 16, 15, 15, 15, 15, 14, 15]  # the three changed parts, written anew
+    assert len({seg for seg, _, _ in after}) == 2
+    ref = pl.run(corpus)
+    for name in pl.DOC_FRAMES:
+        a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
+        a.attrs, b.attrs = {}, {}
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    assert_tables_equal(an, ref)
+    again: dict = {}
+    pl.run(corpus, cache_dir=cache, stats=again)
+    assert again["n_analysed"] == 0 and _layout(cache) == after
 
 
 def test_two_corpora_sharing_a_cache_keep_their_stores(corpus_copy, tmp_path, synthetic):
@@ -931,8 +1020,8 @@ def test_the_block_memo_is_keyed_by_the_engines_article_keys(corpus_copy, tmp_pa
     assert "article_keys" not in stats and stats["n_analysed"] == 5
 
 
-def test_the_map_of_a_store_with_a_segment_appended_extends_the_old_map(analysis, tmp_path, monkeypatch):
-    """Parts of two segments, then a third: the third read copies the first map's values and writes only the new."""
+def test_the_map_of_a_store_with_a_part_appended_extends_the_old_map(analysis, tmp_path, monkeypatch):
+    """Three parts, then a fourth: the map of the four copies the old map's values and writes only the new."""
     import numpy as np
 
     monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
@@ -941,13 +1030,13 @@ def test_the_map_of_a_store_with_a_segment_appended_extends_the_old_map(analysis
     stems = [tmp_path / f"s{i}-0000000{i}-mentions-00000" for i in range(4)]
     for i, stem in enumerate(stems):
         eng._frame_write(m.iloc[cuts[i] : cuts[i + 1]], stem)
-    eng._frames_read(stems[:3])  # the store as it was: three segments, mapped
+    eng._frames_read(stems[:3])  # the store as it was: three parts, mapped
     copied: list[int] = []
     real = eng._copy_range
     monkeypatch.setattr(
         eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real(src, dst, offset, count)
     )
-    got = eng._frames_read(stems)  # one segment more
+    got = eng._frames_read(stems, previous=stems[:3])  # one part more
     pd.testing.assert_frame_equal(got, m.reset_index(drop=True), check_exact=True)
     assert 8 * cuts[3] in copied  # an int64 column: the first 40 values came from the old map
     (path,) = tmp_path.glob(f"{eng._map_name(stems)}.start.npy")
@@ -960,10 +1049,40 @@ def test_the_map_of_a_store_with_a_segment_appended_extends_the_old_map(analysis
     old = tmp_path / f"{eng._map_name(stems[:3])}.start.npy"
     old.write_bytes(old.read_bytes()[:-8])
     copied.clear()
-    again = eng._frames_read(stems)
+    again = eng._frames_read(stems, previous=stems[:3])
     pd.testing.assert_frame_equal(again, m.reset_index(drop=True), check_exact=True)
     assert 8 * cuts[3] in copied  # other columns still start from their old maps ...
     assert np.load(path).tolist() == m["start"].tolist()  # ... and this one is right from the parts
+
+
+def test_the_map_of_a_store_with_a_part_replaced_starts_from_the_old_map(analysis, tmp_path, monkeypatch):
+    """Four parts, then the third replaced (an article edited in it): the new map copies the values of the
+    first two parts from the old map and writes the others from the parts."""
+    import numpy as np
+
+    monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
+    m = analysis.mentions
+    cuts = [0, 15, 30, 40, len(m)]
+    stems = [tmp_path / f"s0-00000000-mentions-{i:05d}" for i in range(4)]
+    for i, stem in enumerate(stems):
+        eng._frame_write(m.iloc[cuts[i] : cuts[i + 1]], stem)
+    eng._frames_read(stems)  # the store as it was, mapped
+    edited = m.copy()
+    edited.loc[cuts[2] : cuts[3] - 1, "start"] += 1000  # the third part's rows changed
+    replaced = tmp_path / "s1-11111111-mentions-00000"
+    eng._frame_write(edited.iloc[cuts[2] : cuts[3]], replaced)
+    copied: list[int] = []
+    real = eng._copy_range
+    monkeypatch.setattr(
+        eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real(src, dst, offset, count)
+    )
+    new = [stems[0], stems[1], replaced, stems[3]]
+    got = eng._frames_read(new, previous=stems)
+    pd.testing.assert_frame_equal(got, edited.reset_index(drop=True), check_exact=True)
+    # the first 30 values of every mapped column (int64, int32, bool) came from the old maps, no more
+    assert 8 * cuts[2] in copied and all(c in (cuts[2], 4 * cuts[2], 8 * cuts[2]) for c in copied)
+    (path,) = tmp_path.glob(f"{eng._map_name(new)}.start.npy")
+    assert np.load(path).tolist() == edited["start"].tolist()
 
 
 def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path, monkeypatch):
