@@ -1020,22 +1020,38 @@ def test_the_block_memo_is_keyed_by_the_engines_article_keys(corpus_copy, tmp_pa
     assert "article_keys" not in stats and stats["n_analysed"] == 5
 
 
-def test_the_map_of_a_store_with_a_part_appended_extends_the_old_map(analysis, tmp_path, monkeypatch):
-    """Three parts, then a fourth: the map of the four copies the old map's values and writes only the new."""
-    import numpy as np
-
+def _mentions_in_parts(
+    analysis, tmp_path: Path, monkeypatch, names: list[str]
+) -> tuple[pd.DataFrame, list[int], list[Path]]:
+    """The seeds' mentions stored as four parts named ``names``, every number column to be mapped."""
     monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
     m = analysis.mentions
     cuts = [0, 15, 30, 40, len(m)]
-    stems = [tmp_path / f"s{i}-0000000{i}-mentions-00000" for i in range(4)]
+    stems = [tmp_path / name for name in names]
     for i, stem in enumerate(stems):
         eng._frame_write(m.iloc[cuts[i] : cuts[i + 1]], stem)
-    eng._frames_read(stems[:3])  # the store as it was: three parts, mapped
+    return m, cuts, stems
+
+
+def _copies(monkeypatch) -> list[int]:
+    """The byte counts of every kernel copy from an old map file (``engine._copy_range``), as they happen."""
     copied: list[int] = []
     real = eng._copy_range
     monkeypatch.setattr(
         eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real(src, dst, offset, count)
     )
+    return copied
+
+
+def test_the_map_of_a_store_with_a_part_appended_extends_the_old_map(analysis, tmp_path, monkeypatch):
+    """Three parts, then a fourth: the map of the four copies the old map's values and writes only the new."""
+    import numpy as np
+
+    m, cuts, stems = _mentions_in_parts(
+        analysis, tmp_path, monkeypatch, [f"s{i}-0000000{i}-mentions-00000" for i in range(4)]
+    )
+    eng._frames_read(stems[:3])  # the store as it was: three parts, mapped
+    copied = _copies(monkeypatch)
     got = eng._frames_read(stems, previous=stems[:3])  # one part more
     pd.testing.assert_frame_equal(got, m.reset_index(drop=True), check_exact=True)
     assert 8 * cuts[3] in copied  # an int64 column: the first 40 values came from the old map
@@ -1060,22 +1076,15 @@ def test_the_map_of_a_store_with_a_part_replaced_starts_from_the_old_map(analysi
     first two parts from the old map and writes the others from the parts."""
     import numpy as np
 
-    monkeypatch.setattr(eng, "MAPPED_MIN_BYTES", 0)
-    m = analysis.mentions
-    cuts = [0, 15, 30, 40, len(m)]
-    stems = [tmp_path / f"s0-00000000-mentions-{i:05d}" for i in range(4)]
-    for i, stem in enumerate(stems):
-        eng._frame_write(m.iloc[cuts[i] : cuts[i + 1]], stem)
+    m, cuts, stems = _mentions_in_parts(
+        analysis, tmp_path, monkeypatch, [f"s0-00000000-mentions-{i:05d}" for i in range(4)]
+    )
     eng._frames_read(stems)  # the store as it was, mapped
     edited = m.copy()
     edited.loc[cuts[2] : cuts[3] - 1, "start"] += 1000  # the third part's rows changed
     replaced = tmp_path / "s1-11111111-mentions-00000"
     eng._frame_write(edited.iloc[cuts[2] : cuts[3]], replaced)
-    copied: list[int] = []
-    real = eng._copy_range
-    monkeypatch.setattr(
-        eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real(src, dst, offset, count)
-    )
+    copied = _copies(monkeypatch)
     new = [stems[0], stems[1], replaced, stems[3]]
     got = eng._frames_read(new, previous=stems)
     pd.testing.assert_frame_equal(got, edited.reset_index(drop=True), check_exact=True)
@@ -1098,11 +1107,7 @@ def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path
     monkeypatch.setattr(
         eng, "_concat", lambda parts, consume=False: joined.append(len(parts)) or real_concat(parts, consume)
     )
-    copied: list[int] = []
-    real_copy = eng._copy_range
-    monkeypatch.setattr(
-        eng, "_copy_range", lambda src, dst, offset, count: copied.append(count) or real_copy(src, dst, offset, count)
-    )
+    copied = _copies(monkeypatch)
     maps: list[set[str]] = []
     for i in range(2):
         new = tmp_path / f"new{i}.txt"
