@@ -24,7 +24,8 @@ whose key is in the store and analyses only new or changed articles; a folder wi
 store of its own (copied, renamed) uses the store that shares most of its keys. The store
 is a sequence of parts of at most :data:`CHUNK_SIZE` articles: a rerun keeps (hard-links)
 every part whose articles are unchanged and in place, and writes only the parts around
-what changed (articles added, edited, removed or inserted anywhere). The store's frames are Arrow IPC files, read back memory-mapped; a first run
+what changed (articles added, edited, removed or inserted anywhere). The store's frames
+are Arrow IPC files, read back memory-mapped; a first run
 writes each chunk's frames into the new store as soon as they are computed, and once the
 store is written the frames returned are its mapped ones: the rows of the whole corpus
 are never all held by this process, and the corpus-level steps (frequency,
@@ -189,7 +190,7 @@ class Store:
     consecutive articles, one file per frame and part (see :func:`_part_stem`), each written
     once and never changed. A first run writes each chunk of articles as a part of one
     segment as soon as it is analysed; a rerun writes its new parts as a new segment and
-    keeps the others (see :func:`store_update`).
+    keeps the others (see :func:`store_plan`, :func:`store_save`).
     """
 
     keys: list[str]
@@ -1066,17 +1067,6 @@ def _concat(parts: list[Result], consume: bool = False) -> Result:
         del frames
         out[name] = pd.concat(nonempty, ignore_index=True)
         del nonempty
-    return out
-
-
-def _in_corpus_order(frames: Result, order: list[str]) -> Result:
-    """Rows sorted by their article's place in ``order``, keeping the order within each article."""
-    out = {}
-    for name, df in frames.items():
-        pos = pd.Categorical(df["doc_id"], categories=order).codes
-        if len(pos) and not (pos[1:] >= pos[:-1]).all():
-            df = df.iloc[pos.argsort(kind="stable")].reset_index(drop=True)
-        out[name] = df
     return out
 
 
