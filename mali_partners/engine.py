@@ -372,10 +372,11 @@ def store_plan(base: Store, keys: list[str]) -> list[tuple[int, int] | list[int]
     article in ``base.keys``)) is kept when its articles come next in ``keys``, all of them,
     in order. The articles between kept parts (added, edited, moved, or beside a removed
     one) make new parts (given as their positions in ``keys``) of at most
-    :data:`CHUNK_SIZE` articles. Appending one article per run would leave a trail of
-    one-article parts: beyond :data:`MAX_SMALL_PARTS` parts of fewer than
-    :data:`SMALL_PART` articles, the small parts next to each other are merged into new
-    parts (of :data:`SMALL_PART` articles or so).
+    :data:`CHUNK_SIZE` articles, cut evenly. Appending or inserting one article per run
+    would leave a trail of one-article parts (each one file per frame to open on every
+    run): beyond :data:`MAX_SMALL_PARTS` parts of fewer than :data:`SMALL_PART` articles,
+    each small part is merged with the part before it (the first, with the one after), and
+    those parts are written anew.
     """
     first: dict[str, tuple[int, int]] = {}  # key of a part's first article -> (part number, its position)
     pos = 0
@@ -401,19 +402,23 @@ def store_plan(base: Store, keys: list[str]) -> list[tuple[int, int] | list[int]
     if sum(k < SMALL_PART for _, k in runs) > MAX_SMALL_PARTS:
         merged: list[tuple[tuple[int, int] | None, int]] = []
         for part, k in runs:
-            if k < SMALL_PART and merged and merged[-1][0] is None and merged[-1][1] < SMALL_PART:
+            if merged and (k < SMALL_PART or merged[-1][1] < SMALL_PART):
                 merged[-1] = (None, merged[-1][1] + k)
             else:
-                merged.append((None, k) if k < SMALL_PART else (part, k))
+                merged.append((part, k))
         runs = merged
     plan: list[tuple[int, int] | list[int]] = []
     i = 0
     for part, k in runs:
-        if part is None:
-            plan.extend(list(range(a, min(a + CHUNK_SIZE, i + k))) for a in range(i, i + k, CHUNK_SIZE))
+        if part is None:  # cut evenly: parts of at most CHUNK_SIZE articles, none much smaller than the others
+            m = -(-k // CHUNK_SIZE)
+            for t in range(m):
+                size = k // m + (t < k % m)
+                plan.append(list(range(i, i + size)))
+                i += size
         else:
             plan.append(part)
-        i += k
+            i += k
     return plan
 
 

@@ -260,8 +260,8 @@ def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypat
         sizes = [k for _, _, k in _layout(cache)]
         if i < 1:  # appended: a new part
             assert sizes == [*first_run, 1]
-        else:  # a third small part (fewer than 2 articles): the small parts next to each other are merged
-            assert sizes[:2] == first_run[:2] and sum(sizes) == 6 + i and sum(k < 2 for k in sizes) <= 2
+        else:  # a third small part (fewer than 2 articles): each small part is merged with the part before it
+            assert sizes[0] == first_run[0] and sum(sizes) == 6 + i and sum(k < 2 for k in sizes) <= 2
             assert len({seg for seg, _, _ in _layout(cache)}) <= 3  # the first run's segment, and the new parts
     again: dict = {}
     pl.run(corpus_copy, cache_dir=cache, stats=again)
@@ -496,11 +496,18 @@ def test_store_plan_keeps_the_parts_whose_articles_come_next_in_order(keys, plan
 def test_store_plan_merges_small_parts_and_cuts_new_runs_at_the_chunk_size(monkeypatch):
     monkeypatch.setattr(eng, "SMALL_PART", 2)
     monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 1)
-    # parts of 3, 1 and 1 articles and one more added: three small parts, so the small ones are merged (up to 2)
-    assert eng.store_plan(_base([3, 1, 1]), list("abcdef")) == [(0, 0), [3, 4], [5]]
+    # parts of 3, 1 and 1 articles and one more added: three small parts, each merged with the part before it
+    assert eng.store_plan(_base([3, 1, 1]), list("abcdef")) == [[0, 1, 2, 3, 4, 5]]
+    # a small part first is merged with the one after it, one after a big part with that part
+    assert eng.store_plan(_base([1, 3, 3, 1]), list("abcdefghx")) == [[0, 1, 2, 3], [4, 5, 6, 7, 8]]
+    assert eng.store_plan(_base([3, 3, 3, 1, 1]), list("abcdefghijk")) == [(0, 0), (1, 3), [6, 7, 8, 9, 10]]
     monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 8)
+    monkeypatch.setattr(eng, "CHUNK_SIZE", 4)  # new runs are cut evenly: 7 articles make parts of 4 and 3
+    assert eng.store_plan(_base([3, 3]), list("abcdefstvwxyz")) == [(0, 0), (1, 3), [6, 7, 8, 9], [10, 11, 12]]
     monkeypatch.setattr(eng, "CHUNK_SIZE", 2)
     assert eng.store_plan(_base([3, 3]), list("abcdefvwxyz")) == [(0, 0), (1, 3), [6, 7], [8, 9], [10]]
+    monkeypatch.setattr(eng, "CHUNK_SIZE", 5)  # 6 articles: 3 and 3, where cutting at 5 would leave a part of 1
+    assert eng.store_plan(_base([3, 3]), list("abcdefuvwxyz")) == [(0, 0), (1, 3), [6, 7, 8], [9, 10, 11]]
 
 
 def test_an_edit_insertion_or_removal_mid_corpus_rewrites_only_the_parts_around_it(synthetic, tmp_path):
@@ -552,6 +559,57 @@ def test_an_edit_insertion_or_removal_mid_corpus_rewrites_only_the_parts_around_
     again: dict = {}
     pl.run(corpus, cache_dir=cache, stats=again)
     assert again["n_analysed"] == 0 and _layout(cache) == after
+
+
+def test_random_changes_keep_the_cached_frames_equal_to_a_run_without_cache(
+    synthetic, synthetic_an, tmp_path, monkeypatch
+):
+    """Brute-force cross-check of the store of parts: a fixed random sequence of appends, edits (text and
+    manifest row), removals and insertions, one per run, small parts merged early; after every run each frame
+    equals the per-article step run on the corpus as it is, without any cache."""
+    import random
+    import shutil
+
+    from benchmarks.generate import _row_line, article
+
+    monkeypatch.setattr(eng, "SMALL_PART", 3)
+    monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 2)
+    monkeypatch.setattr(eng, "CHUNK_SIZE", 10)
+    corpus = Path(shutil.copytree(synthetic, tmp_path / "corpus"))
+    cache = tmp_path / "cache"
+    pl.run(corpus, cache_dir=cache, workers=1)
+    rng = random.Random(18)
+    manifest = corpus / "manifest.csv"
+    for step in range(8):
+        lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+        header, rows = lines[0], lines[1:]
+        at = rng.randrange(len(rows))
+        what = ["append", "text", "row", "remove", "insert"][step % 5]
+        if what in ("append", "insert"):
+            row, data = article(1000 + step, 400)
+            if what == "insert":  # an id that sorts right after the row at ``at``
+                row["id"], row["file"] = rows[at].split(",")[0] + "x", rows[at].split(",")[0] + "x.txt"
+            (corpus / row["file"]).write_bytes(data)
+            rows.insert(at + 1 if what == "insert" else len(rows), _row_line(row))
+        elif what == "text":
+            path = corpus / rows[at].split(",")[1]
+            path.write_text(path.read_text(encoding="utf-8") + "\nMali and Russia signed a new accord.\n", "utf-8")
+        elif what == "row":
+            rows[at] = rows[at].replace(",,", ",https://example.org/edited,", 1)
+        else:
+            (corpus / rows[at].split(",")[1]).unlink()
+            del rows[at]
+        manifest.write_text(header + "".join(rows), encoding="utf-8")
+        stats: dict = {}
+        an = pl.run(corpus, cache_dir=cache, workers=1, stats=stats)
+        assert stats["n_analysed"] == (0 if what == "remove" else 1), (step, what)
+        ref = pl.run(corpus, workers=1)
+        for name in pl.DOC_FRAMES:
+            a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
+            a.attrs, b.attrs = {}, {}
+            pd.testing.assert_frame_equal(a, b, check_exact=True, obj=f"{name} after step {step} ({what})")
+        assert sum(k < 3 for _, _, k in _layout(cache)) <= 2  # small parts merged past the limit
+    assert_tables_equal(an, ref)
 
 
 def test_two_corpora_sharing_a_cache_keep_their_stores(corpus_copy, tmp_path, synthetic):
