@@ -171,7 +171,7 @@ def article_keys(docs: pd.DataFrame, cfg: str) -> list[str]:
 
 MAX_STORES = 8  # per configuration: one per corpus folder analysed with this cache, the newest kept
 SMALL_PART = 50  # a part of fewer articles is small (appending one article at a time makes one per run)
-MAX_SMALL_PARTS = 8  # beyond this many small parts, each run of small parts next to each other is merged into one
+MAX_SMALL_PARTS = 8  # beyond this many small parts, each small part is merged with a neighbouring part (store_plan)
 
 
 def _store_dir(cache_dir: str | os.PathLike[str], cfg: str, corpus: str) -> Path:
@@ -283,6 +283,15 @@ def _part_write(folder: Path, seg: str, i: int, frames: Result) -> None:
         _frame_write(df, _part_stem(folder, seg, name, i))
 
 
+def _part_starts(layout: Iterable[tuple[str, int, int]]) -> list[int]:
+    """Where each part of ``layout`` starts: the position of its first article in the store's keys."""
+    starts, pos = [], 0
+    for _, _, k in layout:
+        starts.append(pos)
+        pos += k
+    return starts
+
+
 NEW_SEGMENT = "new"  # in a layout given to store_save: a part written now, from new_parts
 
 
@@ -293,11 +302,11 @@ def store_save(
     corpus: str = "",
     base: Store | None = None,
     new_parts: list[Result] | None = None,
-    written: tuple[Path, str, list[str]] | None = None,
+    written: tuple[Path, list[str]] | None = None,
 ) -> None:
     """Write this corpus folder's store atomically (a temporary folder renamed over the old one).
 
-    ``written`` (folder, segment, frame names) is a segment of every article of ``store``
+    ``written`` (folder, frame names) is a segment of every article of ``store``
     already written part by part into ``folder`` (by :func:`map_documents` as the chunks
     came in; ``store.layout`` lists its parts): its files are moved into the store.
 
@@ -316,7 +325,7 @@ def store_save(
     try:
         previous: tuple[tuple[str, int, int], ...] = ()
         if written is not None:
-            folder, _, names = written
+            folder, names = written
             for f in folder.iterdir():
                 f.rename(tmp / f.name)
             layout = list(store.layout)
@@ -378,12 +387,9 @@ def store_plan(base: Store, keys: list[str]) -> list[tuple[int, int] | list[int]
     each small part is merged with the part before it (the first, with the one after), and
     those parts are written anew.
     """
-    first: dict[str, tuple[int, int]] = {}  # key of a part's first article -> (part number, its position)
-    pos = 0
-    for j, (_, _, k) in enumerate(base.layout):
-        if k:
-            first.setdefault(base.keys[pos], (j, pos))
-        pos += k
+    first = {  # key of a part's first article -> (part number, its position)
+        base.keys[pos]: (j, pos) for j, pos in enumerate(_part_starts(base.layout)) if base.layout[j][2]
+    }
     # (part of base or None for new articles, number of articles), in the order of ``keys``
     runs: list[tuple[tuple[int, int] | None, int]] = []
     i, n = 0, len(keys)
@@ -1180,16 +1186,20 @@ def map_documents(
 
 
 def _row_starts(df: pd.DataFrame, doc_ids: list[str]) -> Any:
-    """Where the rows of each article of ``doc_ids`` start in ``df`` (whose rows are in that order), then its length."""
+    """Where the rows of each article of ``doc_ids`` start in ``df`` (whose rows are in that order), then its length.
+
+    From the runs of equal ids (:func:`pipeline._article_runs`); an article with no rows gets an empty range.
+    """
     import numpy as np
 
+    from .pipeline import _article_runs
+
     counts = np.zeros(len(doc_ids), dtype=np.int64)
-    if len(df):
-        ids, sizes = np.unique(df["doc_id"].astype(str).to_numpy(), return_counts=True)
-        where = pd.Index(doc_ids).get_indexer(ids)
-        if (where < 0).any() or sizes.sum() != len(df):  # pragma: no cover - a store part always holds its articles
-            raise ValueError("rows of articles that are not the part's")
-        counts[where] = sizes
+    rows, ids = _article_runs(df["doc_id"])
+    where = pd.Index(doc_ids).get_indexer(ids.astype(str))
+    if (where < 0).any() or (np.diff(where) <= 0).any():  # pragma: no cover - a part holds its articles, in order
+        raise ValueError("rows of articles that are not the part's, or not in its order")
+    counts[where] = np.diff(np.r_[rows, len(df)])
     return np.r_[0, np.cumsum(counts)]
 
 
@@ -1208,14 +1218,10 @@ def _new_parts(
     Consecutive rows of one source are taken as one slice.
     """
     assert base.root is not None
-    stored: dict[str, tuple[int, int]] = {}  # key -> (part number in base.layout, position in the part)
-    firsts = []
-    pos = 0
-    for j, (_, _, k) in enumerate(base.layout):
-        firsts.append(pos)
-        for o in range(k):
-            stored.setdefault(base.keys[pos + o], (j, o))
-        pos += k
+    firsts = _part_starts(base.layout)
+    stored = {  # key -> (part number in base.layout, position in the part)
+        base.keys[pos + o]: (j, o) for j, ((_, _, k), pos) in enumerate(zip(base.layout, firsts)) for o in range(k)
+    }
     fresh = {p: t for t, p in enumerate(todo)}
     names = list(base.frames)
     fresh_starts = {name: _row_starts(added[name], [doc_ids[p] for p in todo]) for name in names} if added else {}
@@ -1295,7 +1301,7 @@ def _first_run_store(
     """
     try:
         store.layout = pending.layout()
-        store_save(cache_dir, cfg, store, corpus, written=(pending.folder, pending.seg, pending.names))
+        store_save(cache_dir, cfg, store, corpus, written=(pending.folder, pending.names))
     finally:
         pending.discard()
     root = _store_dir(cache_dir, cfg, corpus)
