@@ -33,8 +33,8 @@ For each size: generate the corpus if missing (:mod:`benchmarks.generate`), then
    includes starting Python and importing, and replacing the output of the run before it
    in the same ``--out`` folder (moved aside, then deleted); its tables are checked the same way.
    Last, the article in the middle of the corpus gets one more sentence and the command runs
-   again: a change that is not at the end of the corpus (an edit, an insertion, a removal)
-   cannot be stored as a new segment, so the whole store is rewritten; it is timed and checked too.
+   again, timed and checked too: a change that is not at the end of the corpus (an edit, an
+   insertion, a removal) rewrites the cache store's part it is in, not only adds one.
 
 Results go to ``benchmarks/results/bench-<size>.json``, the chart to
 ``benchmarks/results/bench.png`` and the summary table into ``benchmarks/README.md``.
@@ -451,17 +451,17 @@ def bench_size(n: int, args) -> dict:
                 folder.mkdir()
             return diff
 
+        n_runs = max(1, args.plus_runs)
         runs, article = [], n
-        for k in range(max(1, args.plus_runs)):
+        for k in range(n_runs):
             if k:
                 article += 1
                 add_article(plus, article)
             inc = full_run(plus, cache, outs / "plus", args)
-            last = k == max(1, args.plus_runs) - 1
-            diff = reference(outs / "plus", keep=last)
+            diff = reference(outs / "plus", keep=k == n_runs - 1)
             runs.append({"article": article, **incremental_summary(inc, diff)})
             print(
-                f"[{n}] incremental, article {k + 1} of {args.plus_runs} added: {inc['total_s']:.1f} s, "
+                f"[{n}] incremental, article {k + 1} of {n_runs} added: {inc['total_s']:.1f} s, "
                 f"{inc['n_analysed']} analysed, tables identical: {not diff}",
                 flush=True,
             )
@@ -470,13 +470,14 @@ def bench_size(n: int, args) -> dict:
         commands, edited = [], {}
         command_out = outs / "command"
         (outs / "plus").rename(command_out)
-        for k in range(max(1, args.plus_runs) + 1):
-            if k < max(1, args.plus_runs):
+        for k in range(n_runs + 1):
+            edit = k == n_runs  # last, an article in the middle of the corpus edited: its rows are not the last ones
+            if edit:
+                changed = edit_article(plus, n // 2)
+            else:
                 article += 1
                 add_article(plus, article)
                 changed = str(article)
-            else:  # last, an article in the middle of the corpus edited: its rows are not the last ones
-                changed = edit_article(plus, n // 2)
             t = time.perf_counter()
             done = subprocess.run(
                 [
@@ -500,13 +501,13 @@ def bench_size(n: int, args) -> dict:
                 raise RuntimeError(f"mali-partners analyse failed ({done.returncode}):\n{done.stderr}")
             diff = reference(command_out, keep=True)
             done_run = {"total_s": seconds, "tables_identical": not diff, "tables_differing": diff}
-            if k < max(1, args.plus_runs):
-                commands.append({"article": article, **done_run})
-            else:
+            if edit:
                 edited = {"article_id": changed, "position": n // 2, **done_run}
+            else:
+                commands.append({"article": article, **done_run})
             print(
                 f"[{n}] incremental through the command, article {changed} "
-                f"{'added' if k < max(1, args.plus_runs) else 'edited'}: {seconds:.1f} s, tables identical: {not diff}",
+                f"{'edited' if edit else 'added'}: {seconds:.1f} s, tables identical: {not diff}",
                 flush=True,
             )
         out["incremental"] = {
