@@ -31,7 +31,7 @@ def bench(tmp_path, monkeypatch):
 
 
 def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_path, monkeypatch):
-    splits = []  # the full run's frames are split by article once, for the six reference checks
+    splits = []  # the full run's frames are split by article once, for the seven reference checks
     real_split = bench.article_frames
     monkeypatch.setattr(bench, "article_frames", lambda previous: splits.append(1) or real_split(previous))
     replaced = []  # each command run replaces the output of the run before it, as an analyst's rerun does
@@ -65,7 +65,7 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert inc["next"] == runs[1]
     commands = inc["command_runs"]  # then three more through `mali-partners analyse`, in a new process each
     assert [(r["article"], r["tables_identical"]) for r in commands] == [(63, True), (64, True), (65, True)]
-    edit = inc["edit_command"]  # then an article in the middle edited: the store is rewritten, the tables still equal
+    edit = inc["edit_command"]  # then an article in the middle edited: its store part rewritten, the tables equal
     assert (edit["article_id"], edit["position"], edit["tables_identical"]) == ("000030", 30, True)
     assert edit["total_s"] > 0
     assert inc["command_median_s"] == sorted(r["total_s"] for r in commands)[1] > 0

@@ -24,6 +24,15 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not 
     sys.path.insert(0, str(ROOT))
 
 
+def assert_frames_equal(a: pl.Analysis, b: pl.Analysis, names=pl.DOC_FRAMES, when: str = "") -> None:
+    """Each per-article frame of ``a`` equals ``b``'s exactly, whatever their row index and attrs
+    (a cached run's frames carry the corpus version of the run that stored them)."""
+    for name in names:
+        fa, fb = getattr(a, name).reset_index(drop=True), getattr(b, name).reset_index(drop=True)
+        fa.attrs, fb.attrs = {}, {}
+        pd.testing.assert_frame_equal(fa, fb, check_exact=True, obj=f"{name}{when}")
+
+
 def assert_tables_equal(a: pl.Analysis, b: pl.Analysis) -> None:
     ta, tb = pl.analysis_tables(a), pl.analysis_tables(b)
     assert list(ta) == list(tb)
@@ -232,7 +241,7 @@ def _layout(cache: Path) -> list[tuple[str, int, int]]:
 
 def test_adding_articles_writes_only_their_rows(corpus_copy, tmp_path, monkeypatch):
     """Each append is a new part (the old ones hard-linked, untouched); past MAX_SMALL_PARTS small parts,
-    the small parts next to each other are merged."""
+    each small part is merged with the part before it."""
     from benchmarks.generate import article
 
     monkeypatch.setattr(eng, "MAX_SMALL_PARTS", 2)
@@ -551,19 +560,14 @@ def test_an_edit_insertion_or_removal_mid_corpus_rewrites_only_the_parts_around_
     assert [k for _, _, k in after] == [15, 16, 15, 15, 15, 15, 14, 15]  # the three changed parts, written anew
     assert len({seg for seg, _, _ in after}) == 2
     ref = pl.run(corpus)
-    for name in pl.DOC_FRAMES:
-        a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
-        a.attrs, b.attrs = {}, {}
-        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    assert_frames_equal(an, ref)
     assert_tables_equal(an, ref)
     again: dict = {}
     pl.run(corpus, cache_dir=cache, stats=again)
     assert again["n_analysed"] == 0 and _layout(cache) == after
 
 
-def test_random_changes_keep_the_cached_frames_equal_to_a_run_without_cache(
-    synthetic, synthetic_an, tmp_path, monkeypatch
-):
+def test_random_changes_keep_the_cached_frames_equal_to_a_run_without_cache(synthetic, tmp_path, monkeypatch):
     """Brute-force cross-check of the store of parts: a fixed random sequence of appends, edits (text and
     manifest row), removals and insertions, one per run, small parts merged early; after every run each frame
     equals the per-article step run on the corpus as it is, without any cache."""
@@ -604,10 +608,7 @@ def test_random_changes_keep_the_cached_frames_equal_to_a_run_without_cache(
         an = pl.run(corpus, cache_dir=cache, workers=1, stats=stats)
         assert stats["n_analysed"] == (0 if what == "remove" else 1), (step, what)
         ref = pl.run(corpus, workers=1)
-        for name in pl.DOC_FRAMES:
-            a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
-            a.attrs, b.attrs = {}, {}
-            pd.testing.assert_frame_equal(a, b, check_exact=True, obj=f"{name} after step {step} ({what})")
+        assert_frames_equal(an, ref, when=f" after step {step} ({what})")
         assert sum(k < 3 for _, _, k in _layout(cache)) <= 2  # small parts merged past the limit
     assert_tables_equal(an, ref)
 
@@ -1198,10 +1199,7 @@ def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path
         if i == 1:
             assert maps[1] and not maps[1] & maps[0]  # the maps the first +1 made were extended, then removed
         ref = pl.run(corpus_copy)
-        for name in ("docs", "sentences", "tokens", "mentions", "terms", "units", "cue_hits"):
-            a, b = getattr(an, name).reset_index(drop=True), getattr(ref, name).reset_index(drop=True)
-            a.attrs, b.attrs = {}, {}
-            pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+        assert_frames_equal(an, ref, ("docs", "sentences", "tokens", "mentions", "terms", "units", "cue_hits"))
         assert_tables_equal(an, ref)
 
 
