@@ -104,10 +104,12 @@ class Analysis:
         """Term frequency table (see :func:`frequency.textstat_frequency`), counted block by block.
 
         The same table as over the whole term table at once (see
-        :func:`frequency.textstat_frequency_blocks`); a job holds one block's arrays.
+        :func:`frequency.textstat_frequency_blocks`); a job holds one block's arrays, and keeps
+        the recoded counts between its passes when they fit in the memory available.
         """
+        have = available_memory()
         if self.memo is None:
-            return freq.textstat_frequency_blocks(self._blocks_of("terms"), self.doc_sizes, ngram=ngram)
+            return freq.textstat_frequency_blocks(self._blocks_of("terms"), self.doc_sizes, ngram=ngram, available=have)
         ngrams = [ngram] if isinstance(ngram, int) else list(ngram)
 
         def blocks() -> Iterator[freq.BlockTerms]:  # each block's counts, from the memo where it has them
@@ -115,7 +117,7 @@ class Analysis:
                 self, "frequency", repr(ngrams), ("docs", "terms"), lambda b: freq.block_terms(b["terms"], ngrams)
             )
 
-        return freq.textstat_frequency_blocks(blocks, self.doc_sizes, ngram=ngrams)
+        return freq.textstat_frequency_blocks(blocks, self.doc_sizes, ngram=ngrams, available=have)
 
     def keyness(self, target: str = "France", reference: str = "Russia", min_freq: int = 3) -> pd.DataFrame:
         """Keyness of the sentences naming ``target`` against those naming ``reference``."""

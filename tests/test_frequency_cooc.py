@@ -1071,6 +1071,18 @@ def test_frequency_of_article_blocks_is_the_whole_table_bit_for_bit(an, monkeypa
         monkeypatch.setattr(fq, "PAIRS_KEEP_BYTES", keep)
         pd.testing.assert_frame_equal(an.frequency(ngram=[1, 2, 3]), whole, check_exact=True)
         assert len(made) == passes * len(an.docs), keep  # one block per article here
+    # the budget is also at most an eighth of the memory available, which the analysis reads from the system
+    monkeypatch.setattr(fq, "PAIRS_KEEP_BYTES", 1 << 40)
+    for have, passes in ((fq.PAIRS_KEEP_SHARE * everything - 1, 3), (fq.PAIRS_KEEP_SHARE * everything, 1)):
+        made.clear()
+        blocks = an._blocks_of("terms")
+        got = fq.textstat_frequency_blocks(blocks, an.doc_sizes, ngram=[1, 2, 3], available=have)
+        pd.testing.assert_frame_equal(got, whole, check_exact=True)
+        assert len(made) == passes * len(an.docs), have
+        made.clear()
+        monkeypatch.setattr(pipeline, "available_memory", lambda have=have: have)
+        pd.testing.assert_frame_equal(an.frequency(ngram=[1, 2, 3]), whole, check_exact=True)
+        assert len(made) == passes * len(an.docs), have
 
 
 def test_doc_sizes_from_token_runs_are_the_tokens_per_article(an):
