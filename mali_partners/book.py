@@ -18,6 +18,7 @@ import pandas as pd
 from .bookinfo import corpus_dir
 from .engine import default_cache_dir
 from .pipeline import Analysis, run
+from .trajectory import Lexicon
 
 
 @lru_cache(maxsize=2)
@@ -69,6 +70,24 @@ def glue_all(values: dict[str, object]) -> None:
 
     for key, value in values.items():
         glue(key, readable(value), display=False)
+
+
+def tone(score: float | None, lexicon: Lexicon) -> str:
+    """The word the prose uses for an average relation score: the lexicon's labels around its ``threshold``.
+
+    Above ``threshold`` "cooperative", below ``-threshold`` "conflictual", as each scored
+    sentence is labelled (:func:`~mali_partners.trajectory.relations_score`); between them
+    "mixed" (an average of opposite sentences, not a neutral one); "n/a" without a score.
+    The home page used its own copy of the 0.15 threshold, which a changed lexicon left behind.
+
+    >>> from types import SimpleNamespace
+    >>> lex = SimpleNamespace(threshold=0.15)
+    >>> [tone(x, lex) for x in (0.2, 0.15, -0.05, -0.15, -0.3, float("nan"))]
+    ['cooperative', 'mixed', 'mixed', 'mixed', 'conflictual', 'n/a']
+    """
+    if score is None or score != score:
+        return "n/a"
+    return "cooperative" if score > lexicon.threshold else "conflictual" if score < -lexicon.threshold else "mixed"
 
 
 def fmt(value: float | None, spec: str, missing: str = "n/a") -> str:

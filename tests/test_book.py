@@ -405,6 +405,26 @@ def test_notebooks_are_committed_without_outputs():
                 )
 
 
+def test_notebooks_define_no_functions_or_classes():
+    """Analysis logic lives in the package, where it is tested; a notebook calls it (the home page once kept
+    its own copy of the lexicon's threshold in a function)."""
+    import ast
+
+    import nbformat
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells, 1):
+            if cell.cell_type != "code":
+                continue
+            defined = [
+                node.name
+                for node in ast.walk(ast.parse(cell.source))
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            ]
+            assert not defined, f"{path.name}, cell {i}: move {', '.join(defined)} into the package"
+
+
 def test_every_toc_file_exists_and_every_notebook_is_in_the_toc():
     import yaml
 
