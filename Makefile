@@ -44,12 +44,12 @@ publish: book
 	$(BIN)/python -m mali_partners.publish --html $(BOOK_HTML) --site _site
 
 lint: install
-	$(BIN)/ruff check mali_partners tests benchmarks
-	$(BIN)/ruff format --check mali_partners tests benchmarks
+	$(BIN)/ruff check mali_partners tests benchmarks notebooks
+	$(BIN)/ruff format --check mali_partners tests benchmarks notebooks
 
 test: install book
-	$(BIN)/ruff check mali_partners tests benchmarks
-	$(BIN)/ruff format --check mali_partners tests benchmarks
+	$(BIN)/ruff check mali_partners tests benchmarks notebooks
+	$(BIN)/ruff format --check mali_partners tests benchmarks notebooks
 	$(BIN)/python -m pytest
 
 test-fast: install
