@@ -1266,6 +1266,26 @@ def _new_parts(
     return out
 
 
+# a first run hands each part it wrote to a thread that waits for the disk to have it (fdatasync), so the store
+# is on disk by the end of the per-article step instead of still waiting in memory when the tables are written
+STORE_FLUSH = True
+
+
+def _flush_files(paths: list[Path]) -> None:
+    """Wait until the disk holds these files' data (they stay in the page cache, now clean); a file gone is skipped."""
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # moved or removed meanwhile (the store saved, or the run failed)
+            continue
+        try:
+            os.fdatasync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 class _PendingSegment:
     """A store segment being written part by part, in a temporary folder of the cache, as chunks finish."""
 
@@ -1275,18 +1295,27 @@ class _PendingSegment:
         self.seg = f"s0-{os.urandom(4).hex()}"
         self.articles: dict[int, int] = {}  # part -> its number of articles
         self.names: list[str] = []
+        self.flusher = None
 
     def add(self, j: int, frames: Result) -> None:
         """Write chunk ``j`` (chunks arrive in any order; part ``j`` is chunk ``j``)."""
         _part_write(self.folder, self.seg, j, frames)
         self.articles[j] = len(frames["docs"])  # one row per article
         self.names = self.names or list(frames)
+        if STORE_FLUSH:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if self.flusher is None:
+                self.flusher = ThreadPoolExecutor(1, thread_name_prefix="store-flush")
+            self.flusher.submit(_flush_files, [_frame_file(_part_stem(self.folder, self.seg, n, j)) for n in frames])
 
     def layout(self) -> tuple[tuple[str, int, int], ...]:
         """The parts written, in order (see :attr:`Store.layout`)."""
         return tuple((self.seg, j, self.articles[j]) for j in sorted(self.articles))
 
     def discard(self) -> None:
+        if self.flusher is not None:  # the parts not yet flushed are moved or removed: their flushes are dropped
+            self.flusher.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

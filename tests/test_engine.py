@@ -107,6 +107,27 @@ def test_first_run_streams_its_chunks_into_the_store(synthetic, synthetic_an, tm
     assert_tables_equal(streamed, synthetic_an)
 
 
+def test_first_run_flushes_each_part_it_writes(synthetic, tmp_path, monkeypatch):
+    """Each part's files go to the flushing thread once written (every frame of every chunk); the store is the same
+    either way. A file moved or removed before its flush is skipped."""
+    flushed: list[Path] = []
+    real = eng._flush_files
+    monkeypatch.setattr(eng, "_flush_files", lambda paths: (flushed.extend(paths), real(paths)))
+    n_chunks = len(eng._chunks(120, 2))
+    on = pl.run(synthetic, workers=2, cache_dir=tmp_path / "on")
+    names = sorted({p.name for p in flushed})
+    assert len(names) == len(flushed) == n_chunks * len(pl.DOC_FRAMES)
+    assert all(p.suffix == ".arrow" and p.name.startswith("s0-") for p in flushed)
+    assert sorted(p.name for p in (tmp_path / "on").glob("store-*/s0-*.arrow")) == names  # the store's own parts
+    flushed.clear()
+    monkeypatch.setattr(eng, "STORE_FLUSH", False)
+    off = pl.run(synthetic, workers=2, cache_dir=tmp_path / "off")
+    assert flushed == []
+    assert_frames_equal(on, off)
+    gone = tmp_path / "gone.arrow"
+    real([gone])  # no error: nothing to flush
+
+
 def test_a_failed_first_run_leaves_no_store_behind(synthetic, tmp_path, monkeypatch):
     def fail(self, j, frames):
         raise RuntimeError("disk full")
