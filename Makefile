@@ -47,9 +47,7 @@ lint: install
 	$(BIN)/ruff check mali_partners tests benchmarks notebooks
 	$(BIN)/ruff format --check mali_partners tests benchmarks notebooks
 
-test: install book
-	$(BIN)/ruff check mali_partners tests benchmarks notebooks
-	$(BIN)/ruff format --check mali_partners tests benchmarks notebooks
+test: install book lint
 	$(BIN)/python -m pytest
 
 test-fast: install
