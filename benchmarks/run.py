@@ -70,6 +70,17 @@ README = HERE / "README.md"
 MARK_BEGIN, MARK_END = "<!-- results:begin -->", "<!-- results:end -->"
 PER_ARTICLE = ("clean", "sentences_tokens", "mentions", "terms", "relations", "unmatched")
 TABLE_STAGES = tuple(TABLE_JOBS)  # the table jobs, each timed as a stage
+# the stages in the order the chart stacks them and the per-stage table lists them
+STAGES = ("load_validate", *PER_ARTICLE, "engine_overhead", "combine", "run_other", *TABLE_STAGES, "write")
+# the phase each stage runs in: the stages of the per-article step run together in its workers, and the table jobs
+# side by side, so memory is sampled per phase ("run": the whole of pipeline.run, for what it does between the others)
+PHASES = {
+    "load_validate": "load_validate",
+    **{s: "per_article" for s in (*PER_ARTICLE, "engine_overhead")},
+    "combine": "combine",
+    "run_other": "run",
+    **{s: "tables" for s in (*TABLE_STAGES, "write")},
+}
 
 
 def _rss_mb() -> dict[str, float]:
@@ -115,6 +126,10 @@ def system_memory(out: dict, every: float = 0.2):
 
     Unlike summing each process's peak RSS, pages a forked worker shares with the main
     process count once (at 100k articles those sums overstate the total by ~16 GB).
+    While the block runs, ``out["samples"]`` holds every sample as (``time.perf_counter()``,
+    MB given so far) and ``out["mark"]`` takes one now: the stage hooks call it as each
+    stage starts and ends, so that a stage shorter than ``every`` has samples too
+    (see :func:`phase_peaks`).
     """
     import threading
 
@@ -122,16 +137,29 @@ def system_memory(out: dict, every: float = 0.2):
 
     start = available_memory()
     if start is None:
-        yield
+        out["samples"], out["mark"] = [], lambda: None
+        try:
+            yield
+        finally:
+            del out["mark"]
         return
-    low, stop = [start], threading.Event()
+    with open("/proc/self/status", encoding="ascii") as fh:
+        rss = next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:")), 0)
+    samples: list[tuple[float, float]] = []
+
+    def mark() -> None:
+        free = available_memory()
+        if free is not None:
+            samples.append((time.perf_counter(), (start - free + rss) / 2**20))  # list.append: thread-safe
+
+    stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(every):
-            low[0] = min(low[0], available_memory() or low[0])
+            mark()
 
-    with open("/proc/self/status", encoding="ascii") as fh:
-        rss = next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:")), 0)
+    out["samples"], out["mark"] = samples, mark
+    mark()
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     try:
@@ -139,13 +167,31 @@ def system_memory(out: dict, every: float = 0.2):
     finally:
         stop.set()
         thread.join()
-        low[0] = min(low[0], available_memory() or low[0])
-        out["mb"] = (start - low[0] + rss) / 2**20
+        mark()
+        del out["mark"]
+        out["mb"] = max(mb for _, mb in samples)
+
+
+def phase_peaks(samples: list[tuple[float, float]], windows: dict[str, list[tuple[float, float]]]) -> dict:
+    """The largest sample taken within each phase's time windows (MB), None for a phase with no sample in them.
+
+    ``samples`` are (time, MB) as :func:`system_memory` keeps them; ``windows`` the
+    (start, end) times of each phase (a phase may run more than once). A sample at a
+    window's edge counts for it: the hooks take one as each phase starts and ends.
+    """
+    return {
+        label: max((mb for t, mb in samples if any(a <= t <= b for a, b in spans)), default=None)
+        for label, spans in windows.items()
+    }
 
 
 @contextlib.contextmanager
-def hooks(times: dict[str, float]):
-    """Wrap pipeline functions with timers that add to ``times``."""
+def hooks(times: dict[str, float], windows: dict[str, list[tuple[float, float]]] | None = None, mark=None):
+    """Wrap pipeline functions with timers that add to ``times``.
+
+    With ``windows``, each call's (start, end) ``time.perf_counter()`` goes to its stage's
+    list there; ``mark``, when given, is called as each call starts and ends (a memory sample).
+    """
     from mali_partners import engine as eng
     from mali_partners import pipeline as pl
 
@@ -156,10 +202,17 @@ def hooks(times: dict[str, float]):
 
         def timed(*a, **kw):
             t = time.perf_counter()
+            if mark is not None:
+                mark()  # within the window, so that each window has a sample however short
             try:
                 return orig(*a, **kw)
             finally:
-                times[label] = times.get(label, 0.0) + time.perf_counter() - t
+                if mark is not None:
+                    mark()
+                end = time.perf_counter()
+                times[label] = times.get(label, 0.0) + end - t
+                if windows is not None:
+                    windows.setdefault(label, []).append((t, end))
 
         setattr(owner, name, timed)
         patched.append((owner, name, orig))
@@ -214,22 +267,34 @@ def baselines(texts: list[str], floor_runs: list[float] | None = None) -> dict[s
     return out
 
 
-def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = None) -> dict:
-    """One timed analysis (run + tables written into the existing folder ``out``, as the CLI does); its timings."""
+def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = None, memory: dict | None = None) -> dict:
+    """One timed analysis (run + tables written into the existing folder ``out``, as the CLI does); its timings.
+
+    With ``memory`` (the dict :func:`system_memory` fills, while it samples), the result also
+    has ``phase_peak_mb``: the memory the system had given the run at its highest during
+    each phase (:data:`PHASES`), sampled as each phase starts and ends and every 0.2 s.
+    """
     from mali_partners import pipeline as pl
 
     times: dict[str, float] = {}
+    windows: dict[str, list[tuple[float, float]]] = {}
+    mark = memory.get("mark") if memory is not None else None
     stats: dict = {"timed": True}
     counters = os_counters()
     t0 = time.perf_counter()
-    with hooks(times):
+    with hooks(times, windows, mark):
         an = pl.run(
             corpus, engine=args.engine, workers=args.workers, cache_dir=cache, progress=args.progress, stats=stats
         )
         t_run = time.perf_counter()
+        if mark is not None:
+            mark()  # the tables' first sample
         jobs: dict[str, float] = {}
         pl.analysis_tables_write(an, out, workers=args.workers, timings=jobs)
+        if mark is not None:
+            mark()  # and their last
     t_end = time.perf_counter()
+    windows["run"], windows["tables"] = [(t0, t_run)], [(t_run, t_end)]
     # the workers have ended (their pools are shut down), so their CPU and faults are counted
     used = os_delta(counters, os_counters())
     # the table jobs (which write their own tables) may run in parallel: split their wall time in
@@ -253,7 +318,10 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
         "n_analysed": stats.get("n_analysed"),
         "n_cached": stats.get("n_cached"),
         "os": used,
+        "phases_s": {k: [[a - t0, b - t0] for a, b in v] for k, v in windows.items()},  # when each phase ran
     }
+    if memory is not None:
+        res["phase_peak_mb"] = phase_peaks(list(memory["samples"]), windows)
     if keep is not None:
         keep["analysis"] = an
     return res
@@ -388,9 +456,10 @@ def bench_size(n: int, args) -> dict:
     outs = Path(tempfile.mkdtemp(prefix=f".tables-{n}-", dir=CORPORA))  # the output folders of each run
     for sub in ("full", "plus", "reference"):
         (outs / sub).mkdir()
-    used: dict[str, float] = {}
+    used: dict = {}  # system_memory's samples and peak
     with system_memory(used):
-        full = full_run(corpus, cache, outs / "full", args, keep)
+        full = full_run(corpus, cache, outs / "full", args, keep, memory=used)
+    full["stages_mb_s"] = {s: n_bytes / 1e6 / v for s, v in full["stages_s"].items() if v > 0}
     peak_full = _rss_mb()  # before the incremental run and its reference add their own frames
     print(f"[{n}] full analysis {full['total_s']:.1f} s ({full['n_analysed']} articles analysed)", flush=True)
     # the baselines run after the analysis: this process's memory at the start of the full run counts in the
@@ -539,15 +608,7 @@ def chart(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = [
-        "load_validate",
-        *PER_ARTICLE,
-        "engine_overhead",
-        "combine",
-        "run_other",
-        *TABLE_STAGES,
-        "write",
-    ]
+    stages = STAGES
     results = sorted(results, key=lambda r: r["size"])
     labels = [f"{r['size']:,}" for r in results]
     per_k = [1000 / r["size"] for r in results]  # seconds per 1,000 articles: equal bars = linear growth
@@ -616,7 +677,40 @@ def summary_markdown(results: list[dict]) -> str:
     lines += [
         "",
         f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; engine {results[-1]['engine']}, {results[-1]['workers']} workers.",
+        "",
+        stage_markdown(results),
     ]
+    return "\n".join(lines)
+
+
+def stage_markdown(results: list[dict]) -> str:
+    """Per stage of each full analysis: seconds, MB/s (corpus MB / those seconds) and the peak memory of its phase.
+
+    A stage whose seconds are 0 at every size is left out; "-" where a result has no such
+    figure (results written before phases were sampled, a phase with no sample, the MB/s
+    of a stage that took under 0.005 s).
+    """
+    results = sorted(results, key=lambda r: r["size"])
+    lines = [
+        "Per stage of the full analysis, at each size: seconds / MB/s (the corpus's MB over those seconds) / "
+        "the memory the system had given the run at its highest during the stage's phase (MB; the stages of "
+        "one phase run together, so they share it):",
+        "",
+        "| stage | phase | " + " | ".join(f"{r['size']:,}: s / MB/s / peak MB" for r in results) + " |",
+        "|---|---|" + "---:|" * len(results),
+    ]
+    for stage in STAGES:
+        secs = [r["full"]["stages_s"].get(stage, 0.0) for r in results]
+        if not any(v > 0 for v in secs):
+            continue
+        cells = []
+        for r, sec in zip(results, secs):
+            mb_s = r["corpus"]["bytes"] / 1e6 / sec if sec >= 0.005 else None  # none for a stage shown as 0.00 s
+            peak = (r["full"].get("phase_peak_mb") or {}).get(PHASES[stage])
+            cells.append(
+                f"{sec:.2f} / {'-' if mb_s is None else f'{mb_s:.1f}'} / {'-' if peak is None else f'{peak:.0f}'}"
+            )
+        lines.append(f"| {stage} | {PHASES[stage]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

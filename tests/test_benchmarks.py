@@ -87,12 +87,24 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert res["baselines_s"]["regex_floor"] > 0 and res["ratio_to_regex_floor"] > 1
     assert res["peak_rss_mb"]["main"] > 0
     assert res["system_peak_mb"] >= res["peak_rss_mb"]["main"] * 0.5  # this process at least, give or take sampling
+    # per stage: MB/s from the corpus bytes and the stage's seconds; the peak memory of each phase, sampled as it
+    # starts and ends, so each phase has one however short, and none above the run's peak
+    assert full["stages_mb_s"]["relations"] == pytest.approx(
+        res["corpus"]["bytes"] / 1e6 / full["stages_s"]["relations"]
+    )
+    peaks = full["phase_peak_mb"]
+    assert set(peaks) == set(bench.PHASES.values())
+    assert all(0 < v <= res["system_peak_mb"] for v in peaks.values())
+    assert full["phases_s"]["per_article"][0][0] >= full["phases_s"]["run"][0][0] == 0
+    assert all("phase_peak_mb" not in r for r in runs)  # the +1 runs are not sampled
     assert (tmp_path / "results" / "bench.png").stat().st_size > 10_000
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
     each = ", ".join(f"{r['total_s']:.1f}" for r in runs)
     median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}); command {inc['command_median_s']:.1f}; edit {edit['total_s']:.1f} | yes |"
     assert median in text
+    relations = f"| relations | per_article | {full['stages_s']['relations']:.2f} / {full['stages_mb_s']['relations']:.1f} / {peaks['per_article']:.0f} |"
+    assert relations in text
     assert not list((tmp_path / "corpora").glob(".tables-*")) and not (tmp_path / "corpora" / "60-plus1").exists()
 
 
@@ -150,3 +162,62 @@ def test_edit_article_replaces_the_file_and_leaves_a_hard_linked_original_alone(
     original = before[edited.name]
     assert edited.read_bytes().startswith(original) and len(edited.read_bytes()) > len(original)
     assert edited.stat().st_nlink == 1 and not list(copy.glob(".*"))  # replaced, no temporary file left
+
+
+def test_phase_peaks_take_the_largest_sample_within_each_phase():
+    from benchmarks.run import phase_peaks
+
+    samples = [(0.0, 100.0), (1.0, 250.0), (2.0, 180.0), (3.0, 400.0), (4.0, 120.0), (6.0, 90.0)]
+    windows = {
+        "load": [(0.0, 1.0)],  # both edges count
+        "step": [(1.5, 2.5), (3.5, 4.0)],  # a phase run twice: 180 in the first, 120 in the second
+        "short": [(4.2, 4.4)],  # no sample in it
+        "all": [(0.0, 6.0)],
+    }
+    assert phase_peaks(samples, windows) == {"load": 250.0, "step": 180.0, "short": None, "all": 400.0}
+    assert phase_peaks([], {"load": [(0.0, 1.0)]}) == {"load": None}
+
+
+def test_system_memory_marks_a_sample_at_each_call_and_its_peak_is_the_largest():
+    from benchmarks import run
+
+    used: dict = {}
+    with run.system_memory(used, every=60.0):  # the sampling thread takes none within the block
+        used["mark"]()
+        used["mark"]()
+        inside = list(used["samples"])
+    if not inside:  # no /proc/meminfo: nothing sampled
+        pytest.skip("no MemAvailable on this system")
+    assert len(inside) == 3  # the start and the two marks
+    assert "mark" not in used and len(used["samples"]) == 4  # and the end
+    assert used["mb"] == max(mb for _, mb in used["samples"])
+    times = [t for t, _ in used["samples"]]
+    assert times == sorted(times)
+
+
+def test_stage_table_gives_seconds_throughput_and_the_peak_of_each_stage_phase():
+    from benchmarks.run import stage_markdown
+
+    def result(size: int, mb: float, stages: dict, peaks: dict | None) -> dict:
+        full = {"stages_s": stages, **({"phase_peak_mb": peaks} if peaks is not None else {})}
+        return {"size": size, "corpus": {"bytes": mb * 1e6}, "full": full}
+
+    results = [
+        result(
+            10000, 40.0, {"load_validate": 2.0, "relations": 8.0, "write": 0.5, "combine": 0.0, "rows": 0.004}, None
+        ),
+        result(
+            1000,
+            4.0,
+            {"load_validate": 0.5, "relations": 1.0, "write": 0.0, "combine": 0.0},
+            {"per_article": 300.4, "load_validate": 120.0, "tables": 250.0},
+        ),
+    ]
+    text = stage_markdown(results)
+    lines = text.splitlines()
+    assert lines[2] == "| stage | phase | 1,000: s / MB/s / peak MB | 10,000: s / MB/s / peak MB |"  # sizes in order
+    assert "| load_validate | load_validate | 0.50 / 8.0 / 120 | 2.00 / 20.0 / - |" in lines  # 4 MB / 0.5 s; no peaks
+    assert "| relations | per_article | 1.00 / 4.0 / 300 | 8.00 / 5.0 / - |" in lines
+    assert "| write | tables | 0.00 / - / 250 | 0.50 / 80.0 / - |" in lines  # no seconds: no MB/s
+    assert "| rows | tables | 0.00 / - / 250 | 0.00 / - / - |" in lines  # under 0.005 s: no MB/s
+    assert not [line for line in lines if line.startswith("| combine ")]  # 0 s at every size: left out
