@@ -1124,31 +1124,70 @@ def _copies(monkeypatch) -> list[int]:
 
 
 def test_the_map_of_a_store_with_a_part_appended_extends_the_old_map(analysis, tmp_path, monkeypatch):
-    """Three parts, then a fourth: the map of the four copies the old map's values and writes only the new."""
+    """Three parts, then a fourth: the old map file itself gets the new values (nothing copied), and a view
+    of it that another process holds keeps its values; linked from elsewhere too (a store still in use), or
+    when its header would grow, it is copied and left as it was."""
     import numpy as np
 
     m, cuts, stems = _mentions_in_parts(
         analysis, tmp_path, monkeypatch, [f"s{i}-0000000{i}-mentions-00000" for i in range(4)]
     )
     eng._frames_read(stems[:3])  # the store as it was: three parts, mapped
+    old = tmp_path / f"{eng._map_name(stems[:3])}.start.npy"
+    inode, held = old.stat().st_ino, np.load(old, mmap_mode="r")
     copied = _copies(monkeypatch)
     got = eng._frames_read(stems, previous=stems[:3])  # one part more
     pd.testing.assert_frame_equal(got, m.reset_index(drop=True), check_exact=True)
-    assert 8 * cuts[3] in copied  # an int64 column: the first 40 values came from the old map
+    assert copied == []  # extended in place: the first 40 values were not copied
     (path,) = tmp_path.glob(f"{eng._map_name(stems)}.start.npy")
-    assert np.load(path).tolist() == m["start"].tolist()
+    assert path.stat().st_ino == inode and np.load(path).tolist() == m["start"].tolist()
+    assert held.tolist() == m["start"].tolist()[: cuts[3]]  # the old view: the same 40 values
     assert not list(tmp_path.glob(f"{eng._map_name(stems[:3])}.*.npy"))  # the old maps, once extended, are gone
-    # an old map that does not hold what its parts hold (here: cut short) is not used: written from the parts
-    for f in tmp_path.glob(f"{eng._map_name(stems)}.*.npy"):
-        f.unlink()
-    eng._frames_read(stems[:3])
-    old = tmp_path / f"{eng._map_name(stems[:3])}.start.npy"
-    old.write_bytes(old.read_bytes()[:-8])
-    copied.clear()
+    assert not list(tmp_path.glob(".*"))  # nothing left of the extension
+
+    def fresh_old_maps() -> None:
+        for f in tmp_path.glob(f"{eng._map_name(stems)}.*.npy"):
+            f.unlink()
+        eng._frames_read(stems[:3])
+        copied.clear()
+
+    # the old map linked from another folder too (a store still in use): copied, that link untouched
+    fresh_old_maps()
+    other = tmp_path / "other"
+    other.mkdir()
+    os.link(old, other / old.name)
     again = eng._frames_read(stems, previous=stems[:3])
     pd.testing.assert_frame_equal(again, m.reset_index(drop=True), check_exact=True)
-    assert 8 * cuts[3] in copied  # other columns still start from their old maps ...
-    assert np.load(path).tolist() == m["start"].tolist()  # ... and this one is right from the parts
+    assert 8 * cuts[3] in copied  # an int64 column: the first 40 values copied from the old map
+    assert np.load(other / old.name).tolist() == m["start"].tolist()[: cuts[3]]
+    assert path.stat().st_ino != (other / old.name).stat().st_ino
+    shutil.rmtree(other)
+    # a header that would grow with the new length: copied
+    fresh_old_maps()
+    real_header = eng._npy_header
+    monkeypatch.setattr(
+        eng, "_npy_header", lambda dtype, n: real_header(dtype, n) + (b" " * 64 if n == len(m) else b"")
+    )
+    monkeypatch.setattr(eng, "_copy_range", lambda src, dst, offset, count: copied.append(count))  # not written
+    assert not eng._map_extend(path, pa_column(m["start"]), [(old, cuts[3])], np.dtype("int64"))
+    assert old.is_file() and copied == []  # left as it was
+    monkeypatch.setattr(eng, "_npy_header", real_header)
+    # an old map that does not hold what its parts hold (here: cut short) is not used: written from the parts
+    monkeypatch.setattr(eng, "_copy_range", lambda src, dst, offset, count: copied.append(count))
+    fresh_old_maps()
+    old.write_bytes(old.read_bytes()[:-8])
+    again = eng._frames_read(stems, previous=stems[:3])
+    pd.testing.assert_frame_equal(again, m.reset_index(drop=True), check_exact=True)
+    assert np.load(path).tolist() == m["start"].tolist()  # this one is right from the parts
+    assert copied == []  # and the other columns' old maps were extended in place
+
+
+def pa_column(series: pd.Series):
+    """``series`` as a chunked Arrow array of two chunks, as a column joined from two parts is."""
+    import pyarrow as pa
+
+    values = series.to_numpy()
+    return pa.chunked_array([values[:10], values[10:]])
 
 
 def test_the_map_of_a_store_with_a_part_replaced_starts_from_the_old_map(analysis, tmp_path, monkeypatch):
@@ -1211,11 +1250,14 @@ def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path
         )
         joined.clear()
         stats: dict = {}
+        before = {f.stat().st_ino for f in cache.glob("store-*/map-*.npy")}
         an = pl.run(corpus_copy, cache_dir=cache, stats=stats)
         # the new article's chunk, then combine's one part: never the store's frames joined with the new ones ([2])
         assert stats["n_analysed"] == 1 and joined == [1, 1]
-        assert copied  # each +1 starts from the maps of the store it extends (the first run's, then the last +1's)
-        copied.clear()
+        # each +1 extends the map files of the store it replaces (the first run's, then the last +1's) in place:
+        # nothing copied, the same files under new names
+        after = {f.stat().st_ino for f in cache.glob("store-*/map-*.npy")}
+        assert before and after == before and copied == []
         maps.append({f.name.split(".")[0] for f in cache.glob("store-*/map-*.npy")})
         if i == 1:
             assert maps[1] and not maps[1] & maps[0]  # the maps the first +1 made were extended, then removed
