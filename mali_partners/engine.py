@@ -562,30 +562,27 @@ def _copy_range(src, dst, offset: int, count: int) -> None:
 MAP_EXTEND = True  # a map whose predecessor holds exactly the rows both share is extended in place (see _map_extend)
 
 
-def _map_extend(path: Path, column, prefixes, dtype) -> bool:
-    """Make the map file ``path`` of ``column`` by appending to its predecessor's file in place; True if done.
+def _map_extend(path: Path, column, dtype, prefix: Path, n: int, header_size: int) -> bool:
+    """Make the map file ``path`` of ``column`` by appending to its predecessor ``prefix`` in place; True if done.
 
-    Done only when the predecessor (the first of ``prefixes``, in the same folder) holds
-    exactly the ``n`` values both share, so the new values follow its last one (articles
-    added at the end), and when nothing else links to it (its store is gone, as when an
-    analyst reruns the same corpus folder; a store still in use keeps its file, which is
-    then copied as before). Adding one article to 100k articles then writes that article's
-    values instead of copying 1.9 GB of maps. The predecessor is first renamed to a name of
-    this process (another process extending it at the same time finds it gone and writes its
-    own map), its new values appended, its ``.npy`` header rewritten with the new length
-    (only when the header keeps its size), then renamed to ``path``. Other processes mapping
-    the old file keep their values: no byte of them changes. Interrupted between the append
-    and the header, the file's size no longer matches its header and :func:`_npy_prefix`
-    rejects it; the map is then written from the parts.
+    ``prefix`` is a ``.npy`` file of ``dtype`` holding exactly the ``n`` values both share
+    behind a header of ``header_size`` bytes (checked by :func:`_mapped_column`), so the new
+    values follow its last one (articles added at the end). Done only when it is in the same
+    folder and nothing else links to it (its store is gone, as when an analyst reruns the
+    same corpus folder; a store still in use keeps its file, which is then copied as
+    before). Adding one article to 100k articles then writes that article's values instead
+    of copying 1.9 GB of maps. The predecessor is first renamed to a name of this process
+    (another process extending it at the same time finds it gone and writes its own map),
+    its new values appended, its ``.npy`` header rewritten with the new length (only when
+    the header keeps its size), then renamed to ``path``. Other processes mapping the old
+    file keep their values: no byte of them changes. Interrupted between the append and the
+    header, the file's size no longer matches its header and :func:`_npy_prefix` rejects
+    it; the map is then written from the parts.
     """
-    if not MAP_EXTEND or not prefixes:
-        return False
-    prefix, n = prefixes[0]
-    found = _npy_prefix(prefix, dtype)
-    if found is None or found[0] != n or n > len(column) or prefix.parent != path.parent:
+    if not MAP_EXTEND or prefix.parent != path.parent:
         return False
     header = _npy_header(dtype, len(column))
-    if len(header) != found[1]:
+    if len(header) != header_size:
         return False
     claimed = path.with_name(f".{path.name}.{os.getpid()}.extend")
     try:
@@ -631,20 +628,25 @@ def _mapped_column(column, path: Path, prefixes: list[tuple[Path, int]] = ()):
 
     if not path.is_file():
         first = column.chunk(0).to_numpy(zero_copy_only=False)
-        if _map_extend(path, column, prefixes, first.dtype):
-            return np.load(path, mmap_mode="c").view(np.ndarray)
+        source = None  # the first predecessor holding the values both share: (file, values shared, header bytes)
+        for prefix, n in prefixes:
+            found = _npy_prefix(prefix, first.dtype)
+            if found is not None and found[0] >= n and n <= len(column):
+                if found[0] == n and _map_extend(path, column, first.dtype, prefix, n, found[1]):
+                    return np.load(path, mmap_mode="c").view(np.ndarray)
+                if prefix.exists():  # not spent by a failed extension
+                    source = (prefix, n, found[1])
+                break
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with tmp.open("wb") as fh:
                 fh.write(_npy_header(first.dtype, len(column)))
                 start, used = 0, None
-                for prefix, n in prefixes:
-                    found = _npy_prefix(prefix, first.dtype)
-                    if found is not None and found[0] >= n and n <= len(column):
-                        with prefix.open("rb") as src:
-                            _copy_range(src, fh, found[1], n * first.dtype.itemsize)
-                        start, used = n, prefix
-                        break
+                if source is not None:
+                    prefix, n, offset = source
+                    with prefix.open("rb") as src:
+                        _copy_range(src, fh, offset, n * first.dtype.itemsize)
+                    start, used = n, prefix
                 for chunk in column.slice(start).chunks:
                     chunk.to_numpy(zero_copy_only=False).tofile(fh)
             os.replace(tmp, path)

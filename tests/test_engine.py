@@ -1169,7 +1169,8 @@ def test_the_map_of_a_store_with_a_part_appended_extends_the_old_map(analysis, t
         eng, "_npy_header", lambda dtype, n: real_header(dtype, n) + (b" " * 64 if n == len(m) else b"")
     )
     monkeypatch.setattr(eng, "_copy_range", lambda src, dst, offset, count: copied.append(count))  # not written
-    assert not eng._map_extend(path, pa_column(m["start"]), [(old, cuts[3])], np.dtype("int64"))
+    header_size = eng._npy_prefix(old, np.dtype("int64"))[1]
+    assert not eng._map_extend(path, pa_column(m["start"]), np.dtype("int64"), old, cuts[3], header_size)
     assert old.is_file() and copied == []  # left as it was
     monkeypatch.setattr(eng, "_npy_header", real_header)
     # an old map that does not hold what its parts hold (here: cut short) is not used: written from the parts
