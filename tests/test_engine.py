@@ -112,7 +112,16 @@ def test_first_run_flushes_each_part_it_writes(synthetic, tmp_path, monkeypatch)
     either way. A file moved or removed before its flush is skipped."""
     flushed: list[Path] = []
     real = eng._flush_files
-    monkeypatch.setattr(eng, "_flush_files", lambda paths: (flushed.extend(paths), real(paths)))
+    # each flush slowed down: without the wait below, the last ones are still queued when the run ends
+    monkeypatch.setattr(eng, "_flush_files", lambda paths: (time.sleep(0.02), flushed.extend(paths), real(paths)))
+    discard = eng._PendingSegment.discard
+
+    def drain_then_discard(self):  # a run drops the flushes still queued when it ends: here every one runs first
+        if self.flusher is not None:
+            self.flusher.shutdown(wait=True)
+        discard(self)
+
+    monkeypatch.setattr(eng._PendingSegment, "discard", drain_then_discard)
     n_chunks = len(eng._chunks(120, 2))
     on = pl.run(synthetic, workers=2, cache_dir=tmp_path / "on")
     names = sorted({p.name for p in flushed})
