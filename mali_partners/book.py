@@ -18,7 +18,7 @@ import pandas as pd
 from .bookinfo import corpus_dir
 from .engine import default_cache_dir
 from .pipeline import Analysis, run
-from .trajectory import Lexicon
+from .trajectory import Lexicon, score_label
 
 
 @lru_cache(maxsize=2)
@@ -78,7 +78,8 @@ def tone(score: float | None, lexicon: Lexicon) -> str:
     Above ``threshold`` "cooperative", below ``-threshold`` "conflictual", as each scored
     sentence is labelled (:func:`~mali_partners.trajectory.relations_score`); between them
     "mixed" (an average of opposite sentences, not a neutral one); "n/a" without a score.
-    The home page used its own copy of the 0.15 threshold, which a changed lexicon left behind.
+    The home page used its own copy of the 0.15 threshold, which a changed lexicon left behind;
+    the rule is now :func:`~mali_partners.trajectory.score_label`, the one that labels each unit.
 
     >>> from types import SimpleNamespace
     >>> lex = SimpleNamespace(threshold=0.15)
@@ -87,7 +88,7 @@ def tone(score: float | None, lexicon: Lexicon) -> str:
     """
     if score is None or score != score:
         return "n/a"
-    return "cooperative" if score > lexicon.threshold else "conflictual" if score < -lexicon.threshold else "mixed"
+    return score_label(score, lexicon.threshold, between="mixed")
 
 
 def fmt(value: float | None, spec: str, missing: str = "n/a") -> str:

@@ -578,6 +578,17 @@ def _coordinated(
     return group
 
 
+def score_label(score: float, threshold: float, between: str = "neutral") -> str:
+    """A score's label: "cooperative" above ``threshold``, "conflictual" below ``-threshold``, else ``between``.
+
+    The one rule behind each unit's label and the book's words for an average score.
+
+    >>> [score_label(x, 0.15) for x in (0.2, 0.15, -0.15, -0.3)]
+    ['cooperative', 'neutral', 'neutral', 'conflictual']
+    """
+    return "cooperative" if score > threshold else "conflictual" if score < -threshold else between
+
+
 def relations_score(
     mentions: pd.DataFrame, sentences: pd.DataFrame, gaz: Gazetteer, lex: Lexicon, rollup: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -637,7 +648,7 @@ def relations_score(
             pg = [r for r in grp if r[3] == partner]
             fired = scores[partner]
             score = float(min(1.0, max(-1.0, sum(w for _, w in fired))))
-            label = "cooperative" if score > lex.threshold else "conflictual" if score < -lex.threshold else "neutral"
+            label = score_label(score, lex.threshold)
             first = min(pg, key=lambda r: r[0])
             unit_rows.append(
                 (
