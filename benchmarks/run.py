@@ -196,19 +196,18 @@ def hooks(times: dict[str, float], windows: dict[str, list[tuple[float, float]]]
     from mali_partners import pipeline as pl
 
     patched = []
+    sample = mark if mark is not None else (lambda: None)
 
     def wrap(owner, name, label):
         orig = getattr(owner, name)
 
         def timed(*a, **kw):
             t = time.perf_counter()
-            if mark is not None:
-                mark()  # within the window, so that each window has a sample however short
+            sample()  # within the window, so that each window has a sample however short
             try:
                 return orig(*a, **kw)
             finally:
-                if mark is not None:
-                    mark()
+                sample()
                 end = time.perf_counter()
                 times[label] = times.get(label, 0.0) + end - t
                 if windows is not None:
@@ -278,7 +277,7 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
 
     times: dict[str, float] = {}
     windows: dict[str, list[tuple[float, float]]] = {}
-    mark = memory.get("mark") if memory is not None else None
+    mark = (memory or {}).get("mark") or (lambda: None)  # a memory sample, when memory is sampled
     stats: dict = {"timed": True}
     counters = os_counters()
     t0 = time.perf_counter()
@@ -287,12 +286,10 @@ def full_run(corpus: Path, cache: Path, out: Path, args, keep: dict | None = Non
             corpus, engine=args.engine, workers=args.workers, cache_dir=cache, progress=args.progress, stats=stats
         )
         t_run = time.perf_counter()
-        if mark is not None:
-            mark()  # the tables' first sample
+        mark()  # the tables' first sample
         jobs: dict[str, float] = {}
         pl.analysis_tables_write(an, out, workers=args.workers, timings=jobs)
-        if mark is not None:
-            mark()  # and their last
+        mark()  # and their last
     t_end = time.perf_counter()
     windows["run"], windows["tables"] = [(t0, t_run)], [(t_run, t_end)]
     # the workers have ended (their pools are shut down), so their CPU and faults are counted
@@ -459,7 +456,7 @@ def bench_size(n: int, args) -> dict:
     used: dict = {}  # system_memory's samples and peak
     with system_memory(used):
         full = full_run(corpus, cache, outs / "full", args, keep, memory=used)
-    full["stages_mb_s"] = {s: n_bytes / 1e6 / v for s, v in full["stages_s"].items() if v > 0}
+    full["stages_mb_s"] = {s: v for s, sec in full["stages_s"].items() if (v := mb_per_s(n_bytes, sec)) is not None}
     peak_full = _rss_mb()  # before the incremental run and its reference add their own frames
     print(f"[{n}] full analysis {full['total_s']:.1f} s ({full['n_analysed']} articles analysed)", flush=True)
     # the baselines run after the analysis: this process's memory at the start of the full run counts in the
@@ -683,6 +680,14 @@ def summary_markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+MIN_STAGE_S = 0.005  # a stage shown as 0.00 s gets no throughput
+
+
+def mb_per_s(n_bytes: int, seconds: float) -> float | None:
+    """The corpus's MB over a stage's seconds; None for a stage under :data:`MIN_STAGE_S` (the JSON and the table agree)."""
+    return n_bytes / 1e6 / seconds if seconds >= MIN_STAGE_S else None
+
+
 def stage_markdown(results: list[dict]) -> str:
     """Per stage of each full analysis: seconds, MB/s (corpus MB / those seconds) and the peak memory of its phase.
 
@@ -705,7 +710,7 @@ def stage_markdown(results: list[dict]) -> str:
             continue
         cells = []
         for r, sec in zip(results, secs):
-            mb_s = r["corpus"]["bytes"] / 1e6 / sec if sec >= 0.005 else None  # none for a stage shown as 0.00 s
+            mb_s = mb_per_s(r["corpus"]["bytes"], sec)
             peak = (r["full"].get("phase_peak_mb") or {}).get(PHASES[stage])
             cells.append(
                 f"{sec:.2f} / {'-' if mb_s is None else f'{mb_s:.1f}'} / {'-' if peak is None else f'{peak:.0f}'}"
