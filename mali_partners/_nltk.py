@@ -23,10 +23,11 @@ if "nltk" not in sys.modules and "scipy" not in sys.modules:
 from nltk.collections import Trie  # noqa: E402
 from nltk.stem.snowball import SnowballStemmer  # noqa: E402
 from nltk.tokenize import MWETokenizer, RegexpTokenizer  # noqa: E402
-from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktToken  # noqa: E402
+from nltk.tokenize.punkt import PunktLanguageVars, PunktParameters, PunktSentenceTokenizer, PunktToken  # noqa: E402
 
 __all__ = [
     "MWETokenizer",
+    "PunktLanguageVars",
     "PunktParameters",
     "PunktSentenceTokenizer",
     "PunktToken",

@@ -503,7 +503,11 @@ def test_abbreviation_punkt_matches_nltk(seed_layers) -> None:
     from mali_partners.text import sentence_tokenizer
 
     fast = sentence_tokenizer()
-    nltk_punkt = PunktSentenceTokenizer(fast._params)
+    nltk_punkt = PunktSentenceTokenizer(fast._params)  # NLTK's language variables, its patterns time-limited
+    lang = fast._lang_vars  # Punkt's patterns run directly: the same regex engine, without the wrapper
+    for pattern in (lang.period_context_re(), lang.re_boundary_realignment, lang._word_tokenizer_re()):
+        assert not hasattr(pattern, "_rx") and hasattr(pattern, "finditer")
+    assert hasattr(nltk_punkt._lang_vars.period_context_re(), "_rx")  # what the cross-check below compares with
     docs, _, _ = seed_layers
     lines = [line for text in docs["text"] for line in text.split("\n") if line.strip()]
     rng = random.Random(0)
