@@ -46,7 +46,7 @@ class UnwrappedLanguageVars(PunktLanguageVars):
 
     Punkt's own fixed patterns (the candidate breaks, the realignment of closing quotes,
     its word tokens) are linear, so the wrapper's time limit guards nothing here, while its
-    per-call and per-match cost was about 7% of the per-article step (the same matches, by
+    per-call and per-match cost was a quarter of sentence splitting (the same matches, by
     the same ``regex`` engine).
     """
 
@@ -70,9 +70,15 @@ class AbbreviationPunkt(PunktSentenceTokenizer):
     those passes reduce to the rules of :meth:`_breaks_before`, applied to the same word
     tokens with Punkt's own regular expressions. Any other parameters go through NLTK's
     code unchanged. Tested against NLTK's tokenizer on every seed line and on random text.
-    NLTK wraps its patterns to stop a runaway match after a time limit; these four are
-    Punkt's linear ones, run directly (the wrapper cost as much as the matching).
+    NLTK wraps its patterns to stop a runaway match after a time limit; Punkt's own are
+    linear, so they run directly (the wrapper cost as much as the matching): the three
+    below, and those of :class:`UnwrappedLanguageVars`, the default language variables.
     """
+
+    def __init__(
+        self, train_text: Any = None, verbose: bool = False, lang_vars: Any = None, token_cls: Any = PunktToken
+    ) -> None:
+        super().__init__(train_text, verbose, lang_vars or UnwrappedLanguageVars(), token_cls)
 
     _ELLIPSIS, _NUMERIC, _INITIAL = (
         _unwrapped(getattr(PunktToken, n)) for n in ("_RE_ELLIPSIS", "_RE_NUMERIC", "_RE_INITIAL")
@@ -124,7 +130,7 @@ def sentence_tokenizer() -> PunktSentenceTokenizer:
     """Punkt with the repository's abbreviations; needs no NLTK data."""
     params = PunktParameters()
     params.abbrev_types = set(read_list("abbreviations.txt"))
-    return AbbreviationPunkt(params, lang_vars=UnwrappedLanguageVars())
+    return AbbreviationPunkt(params)
 
 
 @lru_cache(maxsize=1)
