@@ -56,6 +56,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -186,28 +187,31 @@ def phase_peaks(samples: list[tuple[float, float]], windows: dict[str, list[tupl
 
 
 @contextlib.contextmanager
-def hooks(times: dict[str, float], windows: dict[str, list[tuple[float, float]]] | None = None, mark=None):
+def hooks(
+    times: dict[str, float],
+    windows: dict[str, list[tuple[float, float]]] | None = None,
+    mark: Callable[[], None] = lambda: None,
+):
     """Wrap pipeline functions with timers that add to ``times``.
 
     With ``windows``, each call's (start, end) ``time.perf_counter()`` goes to its stage's
-    list there; ``mark``, when given, is called as each call starts and ends (a memory sample).
+    list there; ``mark`` is called as each call starts and ends (a memory sample; by default nothing).
     """
     from mali_partners import engine as eng
     from mali_partners import pipeline as pl
 
     patched = []
-    sample = mark if mark is not None else (lambda: None)
 
     def wrap(owner, name, label):
         orig = getattr(owner, name)
 
         def timed(*a, **kw):
             t = time.perf_counter()
-            sample()  # within the window, so that each window has a sample however short
+            mark()  # within the window, so that each window has a sample however short
             try:
                 return orig(*a, **kw)
             finally:
-                sample()
+                mark()
                 end = time.perf_counter()
                 times[label] = times.get(label, 0.0) + end - t
                 if windows is not None:
