@@ -7,6 +7,7 @@ once and ``add`` can check a corpus *as it would be* before writing anything.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import functools
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, utf8_problem
 from .frames import str_array
 
 MANIFEST = "manifest.csv"
@@ -248,11 +249,12 @@ def read_raw(root: str | os.PathLike[str], index: FileIndex | None = None) -> Ra
         raw = mpath.read_bytes()
         try:
             text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            problems.append(
-                Problem(str(mpath), f"the manifest is not valid UTF-8 (byte {exc.start})", "save the manifest as UTF-8")
-            )
-            text = ""
+        except UnicodeDecodeError as exc:  # its offsets count from after a byte-order mark
+            body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+            problems.append(utf8_problem(str(mpath), body, exc.start, "save the manifest as UTF-8", "the manifest is "))
+            # still read its rows (the bad bytes replaced), so the report lists their own problems, not one per
+            # text file "without a manifest row"
+            text = raw.decode("utf-8-sig", errors="replace")
         header, rows = _parse_manifest(text, str(mpath), problems)
     paths = sorted(root.glob(DOC_GLOB), key=lambda p: p.name)
     if index is None:
@@ -369,17 +371,6 @@ def _parse_manifest(
 def _where(line: int, row: dict[str, str]) -> str:
     rid = row.get("id", "")
     return f"line {line}" + (f" (id {rid})" if rid else "")
-
-
-def _utf8_problem(name: str, data: bytes) -> str | None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        return f"not valid UTF-8: byte 0x{data[exc.start]:02x} at line {line}, column {col} (byte offset {exc.start})"
-    return None
 
 
 def check(raw: RawCorpus) -> list[Problem]:
@@ -522,9 +513,12 @@ def _text_head(raw: RawCorpus, fname: str, root_str: str, problems: list[Problem
     path = os.path.join(root_str, fname)  # str(raw.root / fname), without a Path per file
     try:
         text = raw.text(fname)
-    except UnicodeDecodeError:
-        bad = _utf8_problem(fname, raw.files[fname])
-        problems.append(Problem(path, bad, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"))
+    except UnicodeDecodeError as exc:
+        problems.append(
+            utf8_problem(
+                path, raw.data(fname), exc.start, "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+            )
+        )
         return None
     # the first MIN_WORDS words (as normalise_whitespace() splits them), and the rest when there is more
     words = unicodedata.normalize("NFC", text).split(maxsplit=MIN_WORDS)

@@ -24,6 +24,21 @@ class Problem:
         return f"{place}{self.message}\n    fix: {self.fix}"
 
 
+def utf8_problem(file: str, data: bytes, start: int, fix: str = "save the file as UTF-8", what: str = "") -> Problem:
+    """The problem of ``data`` not being UTF-8 from byte ``start`` on: its line and column, then the byte.
+
+    One wording for every file read (articles, manifest, gazetteer, lexicon), so each names
+    the line, as a problem should. The column counts characters (the line's bytes before
+    ``start`` are valid UTF-8); ``what`` prefixes the message ("the manifest is ").
+    """
+    before = data[:start]
+    line = before.count(b"\n") + 1
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", "replace")) + 1
+    where = f"line {line}, column {column}"
+    return Problem(file, f"{what}not valid UTF-8: byte 0x{data[start]:02x} (byte offset {start})", fix, where)
+
+
 class InputError(Exception):
     """Raised with every problem of an input at once; never for a bug in the code."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, utf8_problem
 
 KINDS = (
     "country",
@@ -205,9 +205,7 @@ def gazetteer_load(path: str | os.PathLike[str] | None = None) -> Gazetteer:
     try:
         root = yaml_parse(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InputError(
-            [Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "gazetteer"
-        ) from None
+        raise InputError([utf8_problem(name, data, exc.start)], "gazetteer") from None
     except yaml.YAMLError as exc:
         raise InputError(
             [yaml_problem(name, exc, "fix the indentation or quoting there (quote aliases with ':' or '#')")],

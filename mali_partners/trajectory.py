@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from .dating import Resolved, date_mention, resolve
-from .errors import InputError, Problem
+from .errors import InputError, Problem, utf8_problem
 from .frames import ColumnTaker, array_take, frame_take
 from .gazetteer import Gazetteer, yaml_parse, yaml_problem, yaml_value
 from .text import sentence_lookup, sentence_rows
@@ -224,9 +224,7 @@ def lexicon_load(path: str | os.PathLike[str] | None = None) -> Lexicon:
     except yaml.YAMLError as exc:
         raise InputError([yaml_problem(name, exc, "fix the quoting or indentation there")], "lexicon") from None
     except UnicodeDecodeError as exc:
-        raise InputError(
-            [Problem(name, f"not valid UTF-8 (byte {exc.start})", "save the file as UTF-8")], "lexicon"
-        ) from None
+        raise InputError([utf8_problem(name, data, exc.start)], "lexicon") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cues"), list):
         raise InputError([Problem(name, "no `cues:` list", "start from the packaged lexicon.yaml")], "lexicon")
     lines = []

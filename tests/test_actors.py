@@ -973,3 +973,14 @@ def test_folding_a_folded_character_changes_nothing() -> None:
         once = act._fold_char(chr(cp))
         assert act._fold_char(once) == once, f"U+{cp:04X}"
     assert act.fold_with_offsets("Goïta’s\u00a0aide") == ("Goita's aide", list(range(13)))
+
+
+def test_gazetteer_not_utf8_names_the_line(tmp_path):
+    # line 3, after "  - " and "name: " (hand-counted: column 11)
+    path = tmp_path / "g.yaml"
+    path.write_bytes(GOOD_HEAD.encode().split(b"\n")[0] + b"\nactors:\n  - name: \xe9\n")
+    with pytest.raises(InputError) as info:
+        gazetteer_load(path)
+    (p,) = info.value.problems
+    assert (p.file, p.where) == (str(path), "line 3, column 11")
+    assert "not valid UTF-8: byte 0xe9" in p.message and p.fix == "save the file as UTF-8"

@@ -120,6 +120,17 @@ def not_utf8(c: Path) -> tuple[int, list[str]]:
     return 1, [F004, "not valid UTF-8", "byte 0xe9", "line 2, column 8", "byte offset 19"]
 
 
+def manifest_not_utf8(c: Path) -> tuple[int, list[str]]:
+    # a Latin-1 "é" in row 002's title, line 4, after "002,002_8a76413f749e3af7.txt,[Mali" (35 characters):
+    # one problem, not one per text file "without a manifest row" as when the manifest was not read at all
+    lines = (c / MANIFEST).read_bytes().split(b"\n")
+    assert lines[3].startswith(b"002,002_8a76413f749e3af7.txt,[Mali")
+    lines[3] = lines[3][:35] + b"\xe9" + lines[3][35:]
+    (c / MANIFEST).write_bytes(b"\n".join(lines))
+    offset = sum(len(line) + 1 for line in lines[:3]) + 35
+    return 1, [MANIFEST, "line 4, column 36", "the manifest is not valid UTF-8", "byte 0xe9", f"byte offset {offset}"]
+
+
 def empty_article(c: Path) -> tuple[int, list[str]]:
     (c / F003).write_bytes(b"")
     return 1, [F003, "the article is empty"]
@@ -225,6 +236,7 @@ BREAKERS: list[Callable[[Path], tuple[int, list[str]]]] = [
     orphan_text_file,
     row_file_missing,
     not_utf8,
+    manifest_not_utf8,
     empty_article,
     blank_article,
     near_empty_article,
@@ -703,3 +715,24 @@ def test_a_known_file_changed_after_the_check_is_an_input_error(corpus_copy):
     (problem,) = err.value.problems
     assert problem.file.endswith(F003) and "changed while the corpus was being analysed" in problem.message
     assert "run the analysis again" in problem.fix
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "message"),
+    [
+        # hand-counted: the bad byte is the 7th byte and character of line 1
+        (b"Abidja\xff", "line 1, column 7", "not valid UTF-8: byte 0xff (byte offset 6)"),
+        # line 3; "é" and "ü" are two bytes each, so byte 5 of the line is its 4th character (column counts characters)
+        (b"a\nb\n\xc3\xa9\xc3\xbc\x80", "line 3, column 3", "not valid UTF-8: byte 0x80 (byte offset 8)"),
+        # a lone continuation byte first thing on a line
+        (b"one\n\x9ctwo", "line 2, column 1", "not valid UTF-8: byte 0x9c (byte offset 4)"),
+    ],
+)
+def test_utf8_problem_names_line_and_column(data: bytes, where: str, message: str) -> None:
+    from mali_partners.errors import utf8_problem
+
+    with pytest.raises(UnicodeDecodeError) as exc:
+        data.decode("utf-8")
+    p = utf8_problem("f.txt", data, exc.value.start, "fix it")
+    assert (p.file, p.where, p.message, p.fix) == ("f.txt", where, message, "fix it")
+    assert str(p) == f"f.txt: {where}: {message}\n    fix: fix it"

@@ -458,6 +458,16 @@ def test_lexicon_error_names_the_line(tmp_path, line, text, needle):
     assert f"line {line}" in err.report() and needle in err.report()
 
 
+def test_lexicon_not_utf8_names_the_line(tmp_path):
+    path = _lexicon_file(tmp_path)
+    data = path.read_bytes()
+    at = data.index(b"visited")  # line 10, after '  - {cue: visit, pattern: "visit|' (33 characters)
+    path.write_bytes(data[:at] + b"\xff" + data[at:])
+    (p,) = _load_problems(path).problems
+    assert (p.file, p.where) == (str(path), "line 10, column 34")
+    assert p.message == f"not valid UTF-8: byte 0xff (byte offset {at})"
+
+
 def test_lexicon_invalid_yaml_names_the_line(tmp_path):
     # line 10 is indented one space less than line 9
     err = _load_problems(
