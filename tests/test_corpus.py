@@ -306,6 +306,17 @@ def test_validate_as_a_subprocess(corpus_copy: Path) -> None:
     assert_user_error(proc.returncode, proc.stdout, proc.stderr, fragments)
 
 
+def test_the_command_exits_with_main_status(seeds_dir: Path) -> None:
+    # the console script is cli.entry (main, then gc.freeze before exiting): its status and output are main's
+    exe = shutil.which("mali-partners", path=str(Path(sys.executable).parent))
+    assert exe, f"mali-partners is not installed next to {sys.executable}"
+    proc = subprocess.run([exe, "validate", str(seeds_dir)], capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.startswith(f"ok: {seeds_dir}: 5 articles")
+    proc = subprocess.run([exe, "no-such-command"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
 # --- add -------------------------------------------------------------------------------
 
 
