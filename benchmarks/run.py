@@ -697,7 +697,8 @@ def stage_markdown(results: list[dict]) -> str:
 
     A stage whose seconds are 0 at every size is left out; "-" where a result has no such
     figure (results written before phases were sampled, a phase with no sample, the MB/s
-    of a stage that took under 0.005 s).
+    of a stage that took under 0.005 s) and for a negative peak: memory the rest of the
+    system freed during the run counts against its samples (the JSON keeps the figure).
     """
     results = sorted(results, key=lambda r: r["size"])
     lines = [
@@ -717,7 +718,7 @@ def stage_markdown(results: list[dict]) -> str:
             mb_s = mb_per_s(r["corpus"]["bytes"], sec)
             peak = (r["full"].get("phase_peak_mb") or {}).get(PHASES[stage])
             cells.append(
-                f"{sec:.2f} / {'-' if mb_s is None else f'{mb_s:.1f}'} / {'-' if peak is None else f'{peak:.0f}'}"
+                f"{sec:.2f} / {'-' if mb_s is None else f'{mb_s:.1f}'} / {'-' if peak is None or peak < 0 else f'{peak:.0f}'}"
             )
         lines.append(f"| {stage} | {PHASES[stage]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -210,7 +210,7 @@ def test_stage_table_gives_seconds_throughput_and_the_peak_of_each_stage_phase()
             1000,
             4.0,
             {"load_validate": 0.5, "relations": 1.0, "write": 0.0, "combine": 0.0},
-            {"per_article": 300.4, "load_validate": 120.0, "tables": 250.0},
+            {"per_article": 300.4, "load_validate": 120.0, "tables": 250.0, "combine": -448.6},
         ),
     ]
     text = stage_markdown(results)
@@ -221,3 +221,6 @@ def test_stage_table_gives_seconds_throughput_and_the_peak_of_each_stage_phase()
     assert "| write | tables | 0.00 / - / 250 | 0.50 / 80.0 / - |" in lines  # no seconds: no MB/s
     assert "| rows | tables | 0.00 / - / 250 | 0.00 / - / - |" in lines  # under 0.005 s: no MB/s
     assert not [line for line in lines if line.startswith("| combine ")]  # 0 s at every size: left out
+    results[1]["full"]["stages_s"]["combine"] = 0.01
+    lines = stage_markdown(results).splitlines()
+    assert "| combine | combine | 0.01 / 400.0 / - | 0.00 / - / - |" in lines  # a negative peak is no figure
