@@ -689,6 +689,9 @@ def test_skip_invalid_lists_the_corrupt_files_and_analyses_the_rest(corpus_copy,
         assert n_raw == len((corpus_copy / file).read_bytes().decode("utf-8"))
     prov = json.loads((out / "provenance.json").read_text())
     assert {Path(s["file"]).name for s in prov["skipped"]} == {bad_utf8, empty}
+    # where in the file: "caf" is 3 characters, so the bad byte is line 1, column 4; an empty file has no place
+    where = {Path(s["file"]).name: s["where"] for s in prov["skipped"]}
+    assert where == {bad_utf8: "line 1, column 4", empty: ""}
 
 
 def test_skip_invalid_drops_rows_with_manifest_problems(corpus_copy):
