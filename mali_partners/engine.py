@@ -120,6 +120,23 @@ def analyse_chunk(chunk: pd.DataFrame, gaz, lex, timed: bool = False) -> tuple[R
     return res, timings
 
 
+def analyse_chunk_part(
+    chunk: pd.DataFrame, gaz, lex, timed: bool, folder: str, seg: str, j: int
+) -> tuple[int, list[str], dict[str, float]]:
+    """:func:`analyse_chunk`, with its frames written here as part ``j`` of store segment ``seg`` in ``folder``.
+
+    What a pool worker runs in a first run with a cache: the frames go straight into the
+    store's files instead of back to the main process, which only records the part. Sent
+    back, they were pickled, piped and unpickled (16 MB per 200 articles), then written by
+    the main process: at 30k articles that process spent 12 s of CPU, most of it in the
+    kernel, on the two cores the workers needed. Returns the articles, the frame names and
+    the seconds per stage.
+    """
+    res, timings = analyse_chunk(chunk, gaz, lex, timed)
+    _part_write(Path(folder), seg, j, res)
+    return len(res["docs"]), list(res), timings
+
+
 # ----------------------------------------------------------------------------- cache
 
 
@@ -1027,9 +1044,11 @@ def _map_local(
     timed: bool,
     bar: _Progress,
     timings: dict[str, float],
-    sink: Sink | None = None,
+    segment: _PendingSegment | None = None,
 ) -> list[Result]:
+    """The frames of every chunk of ``docs`` in order, or none when they go into ``segment`` (written by the workers)."""
     n = len(docs)
+    sink = segment.add if segment is not None else None
     if workers <= 1 or n < PARALLEL_THRESHOLD:
         spans = _chunks(n, 1)
         slots: list[Result | None] = [None] * len(spans)
@@ -1043,17 +1062,33 @@ def _map_local(
     spans = _chunks(n, workers)
     slots = [None] * len(spans)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = {
-            pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, timed): (j, b - a) for j, (a, b) in enumerate(spans)
-        }
-        for fut in as_completed(futs):
-            j, size = futs.pop(fut)  # as_completed lets go of each future it yields: so does this loop
-            res, t = fut.result()
-            del fut
-            _collect(slots, sink, j, res)
-            del res
-            _add(timings, t)
-            bar.update(size)
+        if segment is not None:  # the workers write their chunks into the store: only the part numbers come back
+            folder = str(segment.folder)
+            futs = {
+                pool.submit(analyse_chunk_part, docs.iloc[a:b], gaz, lex, timed, folder, segment.seg, j): (j, b - a)
+                for j, (a, b) in enumerate(spans)
+            }
+        else:
+            futs = {
+                pool.submit(analyse_chunk, docs.iloc[a:b], gaz, lex, timed): (j, b - a)
+                for j, (a, b) in enumerate(spans)
+            }
+        try:
+            for fut in as_completed(futs):
+                j, size = futs.pop(fut)  # as_completed lets go of each future it yields: so does this loop
+                if segment is not None:
+                    n_articles, names, t = fut.result()
+                    segment.written(j, n_articles, names)
+                else:
+                    res, t = fut.result()
+                    slots[j] = res
+                    del res
+                del fut
+                _add(timings, t)
+                bar.update(size)
+        except BaseException:  # stop at the first error: the chunks not started are dropped, not all analysed first
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return [r for r in slots if r is not None]
 
 
@@ -1195,11 +1230,11 @@ def map_documents(
         fresh: list[Result] = []
         if todo:
             sub = corpus_mod.fill_texts(docs.iloc[todo])  # the texts a file index left unread (see read_raw)
-            sink = pending.add if pending is not None else None
-            if engine == "dask":
+            if engine == "dask":  # its workers need not share this disk: their frames come back and are written here
+                sink = pending.add if pending is not None else None
                 fresh = _map_dask(sub, gaz, lex, workers, scheduler, timed, bar, timings, sink)
             else:
-                fresh = _map_local(sub, gaz, lex, workers, timed, bar, timings, sink)
+                fresh = _map_local(sub, gaz, lex, workers, timed, bar, timings, pending)
     except BaseException:
         if pending is not None:
             pending.discard()
@@ -1355,14 +1390,18 @@ class _PendingSegment:
     def add(self, j: int, frames: Result) -> None:
         """Write chunk ``j`` (chunks arrive in any order; part ``j`` is chunk ``j``)."""
         _part_write(self.folder, self.seg, j, frames)
-        self.articles[j] = len(frames["docs"])  # one row per article
-        self.names = self.names or list(frames)
+        self.written(j, len(frames["docs"]), list(frames))  # one row per article
+
+    def written(self, j: int, n_articles: int, names: list[str]) -> None:
+        """Record part ``j``, written here (:meth:`add`) or by a worker (:func:`analyse_chunk_part`); queue its flush."""
+        self.articles[j] = n_articles
+        self.names = self.names or names
         if STORE_FLUSH:
             from concurrent.futures import ThreadPoolExecutor
 
             if self.flusher is None:
                 self.flusher = ThreadPoolExecutor(1, thread_name_prefix="store-flush")
-            self.flusher.submit(_flush_files, [_frame_file(_part_stem(self.folder, self.seg, n, j)) for n in frames])
+            self.flusher.submit(_flush_files, [_frame_file(_part_stem(self.folder, self.seg, n, j)) for n in names])
 
     def layout(self) -> tuple[tuple[str, int, int], ...]:
         """The parts written, in order (see :attr:`Store.layout`)."""

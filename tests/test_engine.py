@@ -92,8 +92,12 @@ def test_first_run_streams_its_chunks_into_the_store(synthetic, synthetic_an, tm
     n_chunks = len(eng._chunks(120, 2))  # 8 chunks on two workers
     assert n_chunks > 2
     written: list[int] = []
-    add = eng._PendingSegment.add
-    monkeypatch.setattr(eng._PendingSegment, "add", lambda self, j, frames: (written.append(j), add(self, j, frames)))
+    record = eng._PendingSegment.written
+    monkeypatch.setattr(
+        eng._PendingSegment, "written", lambda self, j, n, names: (written.append(j), record(self, j, n, names))
+    )
+    # the workers write their chunks' parts: no frame comes back to this process
+    monkeypatch.setattr(eng._PendingSegment, "add", lambda self, j, frames: pytest.fail("a chunk came back"))
     cache = tmp_path / "cache"
     streamed = pl.run(synthetic, workers=2, cache_dir=cache)
     assert sorted(written) == list(range(n_chunks))
@@ -146,6 +150,43 @@ def test_a_failed_first_run_leaves_no_store_behind(synthetic, tmp_path, monkeypa
     with pytest.raises(RuntimeError, match="disk full"):
         pl.run(synthetic, workers=1, cache_dir=cache)
     assert not list(cache.iterdir())
+
+
+def test_a_worker_that_cannot_write_its_part_leaves_no_store_behind(synthetic, tmp_path, monkeypatch):
+    """On the pool, each worker writes its chunk's part (a forked worker runs this patched module): its error
+    reaches the caller, and the segment the workers were writing is removed."""
+    written = eng._part_write
+
+    def fail_third(folder, seg, i, frames):
+        if i == 2:
+            raise RuntimeError("disk full")
+        written(folder, seg, i, frames)
+
+    monkeypatch.setattr(eng, "_part_write", fail_third)
+    cache = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match="disk full"):
+        pl.run(synthetic, workers=2, cache_dir=cache)
+    assert not list(cache.iterdir())
+
+
+def test_an_error_on_the_pool_stops_the_chunks_not_yet_started(synthetic, tmp_path, monkeypatch):
+    """The first chunk fails at once, the others take 0.3 s each: the run raises without analysing them all."""
+    started = tmp_path / "started"
+    started.mkdir()
+    analyse = pl.analyse_document
+
+    def slow_or_failing(chunk, *args):  # runs in the forked workers (analyse_chunk looks it up at each call)
+        (started / str(chunk.index[0])).touch()
+        if chunk.index[0] == 0:
+            raise RuntimeError("bad chunk")
+        time.sleep(0.3)
+        return analyse(chunk, *args)
+
+    monkeypatch.setattr(pl, "analyse_document", slow_or_failing)
+    n_chunks = len(eng._chunks(120, 2))
+    with pytest.raises(RuntimeError, match="bad chunk"):
+        pl.run(synthetic, workers=2)
+    assert len(list(started.iterdir())) < n_chunks
 
 
 def test_chunked_step_gives_the_rows_of_its_articles_one_by_one(synthetic):
