@@ -128,7 +128,7 @@ def analyse_chunk_part(
     What a pool worker runs in a first run with a cache: the frames go straight into the
     store's files instead of back to the main process, which only records the part. Sent
     back, they were pickled, piped and unpickled (16 MB per 200 articles), then written by
-    the main process: at 30k articles that process spent 12 s of CPU, most of it in the
+    the main process: at 30k articles that process spent 13 to 14 s of CPU, most of it in the
     kernel, on the two cores the workers needed. Returns the articles, the frame names and
     the seconds per stage.
     """
