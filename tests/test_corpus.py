@@ -733,7 +733,7 @@ def test_a_known_file_changed_after_the_check_is_an_input_error(corpus_copy):
     [
         # hand-counted: the bad byte is the 7th byte and character of line 1
         (b"Abidja\xff", "line 1, column 7", "not valid UTF-8: byte 0xff (byte offset 6)"),
-        # line 3; "é" and "ü" are two bytes each, so byte 5 of the line is its 4th character (column counts characters)
+        # line 3; "é" and "ü" are two bytes each, so the line's 5th byte is its 3rd character (column counts characters)
         (b"a\nb\n\xc3\xa9\xc3\xbc\x80", "line 3, column 3", "not valid UTF-8: byte 0x80 (byte offset 8)"),
         # a lone continuation byte first thing on a line
         (b"one\n\x9ctwo", "line 2, column 1", "not valid UTF-8: byte 0x9c (byte offset 4)"),
