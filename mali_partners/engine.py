@@ -1361,8 +1361,11 @@ def _new_parts(
 STORE_FLUSH = True
 
 
-def _flush_files(paths: list[Path]) -> None:
-    """Wait until the disk holds these files' data (they stay in the page cache, now clean); a file gone is skipped."""
+def _flush_files(paths: list[Path], drop: bool = False) -> None:
+    """Wait until the disk holds these files' data (they stay in the page cache, now clean); a file gone is skipped.
+
+    With ``drop``, their pages then leave the page cache (``POSIX_FADV_DONTNEED``, where there is one).
+    """
     for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -1370,6 +1373,8 @@ def _flush_files(paths: list[Path]) -> None:
             continue
         try:
             os.fdatasync(fd)
+            if drop and hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except OSError:
             pass
         finally:

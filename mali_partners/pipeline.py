@@ -1104,6 +1104,11 @@ def analysis_tables_write(
     return list(TABLES)
 
 
+# a rerun into an existing output folder first has the old files written to disk and dropped from the page cache,
+# in a thread while the analysis runs (see analyse_to_dir)
+OUTPUT_EVICT = True
+
+
 def analyse_to_dir(
     corpus_dir: str, out_dir: str, gazetteer: str | None = None, lexicon: str | None = None, window: int = 10, **run_kw
 ) -> list[str]:
@@ -1112,9 +1117,27 @@ def analyse_to_dir(
     Written into a temporary sibling folder first and renamed over ``out_dir`` at the
     end: a failure leaves the previous output untouched and nothing half-written.
     ``run_kw`` (engine, workers, scheduler, cache_dir, progress, skip_invalid, stats) go to :func:`run`.
+
+    While the analysis runs, a thread writes the previous output's files to disk and drops
+    their pages from the page cache (:data:`OUTPUT_EVICT`); their bytes do not change. The
+    new files then take memory the system has just freed: on a virtual machine that hands
+    free memory back to its host, fresh memory costs about 1 s of kernel time per 400 MB
+    written, and the output of 10k articles is 544 MB. Adding one article to 10k through the
+    command took 3.1 instead of 3.5 s with 35 s between commands (as an analyst runs them;
+    medians of 8 and 7, alternated) and 3.0 instead of 3.2 s back to back (13 and 14).
     """
-    an = run(corpus_dir, gazetteer, lexicon, window, **run_kw)
     out = Path(out_dir)
+    evict = None
+    if OUTPUT_EVICT and out.is_dir():
+        from .engine import _flush_files
+
+        with contextlib.suppress(OSError):  # a folder that cannot be listed is not evicted
+            files = [p for p in out.iterdir() if p.is_file()]
+            evict = threading.Thread(target=_flush_files, args=(files, True), name="evict-old-output", daemon=True)
+            evict.start()
+    an = run(corpus_dir, gazetteer, lexicon, window, **run_kw)
+    if evict is not None:
+        evict.join()
     if out.exists() and not out.is_dir():
         raise InputError(
             [Problem(str(out), "the output path exists and is not a folder", "give a folder path")], "output"

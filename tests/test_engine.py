@@ -1014,6 +1014,51 @@ def test_output_files_do_not_depend_on_the_cache(corpus_copy, tmp_path):
     assert attributes("trajectory")["min_evidence"] == pl.traj.MIN_EVIDENCE  # a computed table keeps its parameters
 
 
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is Linux's")
+def test_a_rerun_evicts_the_old_output_and_a_failed_one_leaves_it_intact(corpus_copy, tmp_path, monkeypatch):
+    """A rerun into an existing --out folder first writes the old files' pages to disk and drops them from the
+    page cache (their memory then serves the new files), before any table is written; the old files keep every
+    byte, so a run that fails in the tables leaves them as they were. Without the eviction, the same files."""
+    out = tmp_path / "tables"
+    pl.analyse_to_dir(str(corpus_copy), str(out))
+    before = _files(out)
+    dropped: list[str] = []
+    real = os.posix_fadvise
+
+    def fadvise(fd, offset, length, advice):
+        if advice == os.POSIX_FADV_DONTNEED:
+            dropped.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    write = pl.analysis_tables_write
+    seen: list[list[str]] = []
+
+    def fail(an, folder, **kw):
+        seen.append(sorted(dropped))
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(pl, "analysis_tables_write", fail)
+    with pytest.raises(OSError, match="no space"):
+        pl.analyse_to_dir(str(corpus_copy), str(out))
+    assert seen == [sorted(before)]  # every old file evicted before the tables
+    assert _files(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tables")] == []
+    monkeypatch.setattr(
+        pl, "analysis_tables_write", lambda an, folder, **kw: (seen.append(sorted(dropped)), write(an, folder, **kw))[1]
+    )
+    dropped.clear()
+    pl.analyse_to_dir(str(corpus_copy), str(out))
+    assert seen[-1] == sorted(before) and _files(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tables")] == []
+    dropped.clear()
+    monkeypatch.setattr(pl, "OUTPUT_EVICT", False)
+    pl.analyse_to_dir(str(corpus_copy), str(out))
+    assert dropped == [] and _files(out) == before
+    pl.analyse_to_dir(str(corpus_copy), str(tmp_path / "new"))  # no folder yet: nothing to evict
+    assert dropped == []
+
+
 def test_article_blocks_cut_every_frame_at_the_same_articles(synthetic_an):
     """Each block holds the rows of its articles in every frame; the blocks, joined, are the frames."""
     an = synthetic_an
