@@ -1107,6 +1107,7 @@ def analysis_tables_write(
 # a rerun into an existing output folder first has the old files written to disk and dropped from the page cache,
 # in a thread while the analysis runs (see analyse_to_dir)
 OUTPUT_EVICT = True
+OUTPUT_EVICT_WAIT = 2.0  # seconds the tables wait for it at most; on a slower disk it goes on while they are written
 
 
 def analyse_to_dir(
@@ -1119,7 +1120,8 @@ def analyse_to_dir(
     ``run_kw`` (engine, workers, scheduler, cache_dir, progress, skip_invalid, stats) go to :func:`run`.
 
     While the analysis runs, a thread writes the previous output's files to disk and drops
-    their pages from the page cache (:data:`OUTPUT_EVICT`); their bytes do not change. The
+    their pages from the page cache (:data:`OUTPUT_EVICT`; the tables wait for it at most
+    :data:`OUTPUT_EVICT_WAIT` seconds); their bytes do not change. The
     new files then take memory the system has just freed: on a virtual machine that hands
     free memory back to its host, fresh memory costs about 1 s of kernel time per 400 MB
     written, and the output of 10k articles is 544 MB. Adding one article to 10k through the
@@ -1137,7 +1139,7 @@ def analyse_to_dir(
             evict.start()
     an = run(corpus_dir, gazetteer, lexicon, window, **run_kw)
     if evict is not None:
-        evict.join()
+        evict.join(OUTPUT_EVICT_WAIT)
     if out.exists() and not out.is_dir():
         raise InputError(
             [Problem(str(out), "the output path exists and is not a folder", "give a folder path")], "output"

@@ -1059,6 +1059,35 @@ def test_a_rerun_evicts_the_old_output_and_a_failed_one_leaves_it_intact(corpus_
     assert dropped == []
 
 
+def test_the_tables_do_not_wait_long_for_the_old_output_to_be_evicted(corpus_copy, tmp_path, monkeypatch):
+    """On a slow disk the eviction goes on while the tables are written: they wait for it at most OUTPUT_EVICT_WAIT."""
+    import threading
+
+    out = tmp_path / "tables"
+    pl.analyse_to_dir(str(corpus_copy), str(out))
+    before = _files(out)
+    release, flushed = threading.Event(), threading.Event()
+
+    def slow_flush(paths, drop=False):  # a disk that takes its time: done only once the tables have started
+        release.wait(30)
+        flushed.set()
+
+    monkeypatch.setattr(eng, "_flush_files", slow_flush)
+    monkeypatch.setattr(pl, "OUTPUT_EVICT_WAIT", 0.05)
+    write = pl.analysis_tables_write
+    started_before_flush = []
+
+    def tables(an, folder, **kw):
+        started_before_flush.append(not flushed.is_set())
+        release.set()
+        return write(an, folder, **kw)
+
+    monkeypatch.setattr(pl, "analysis_tables_write", tables)
+    pl.analyse_to_dir(str(corpus_copy), str(out))
+    assert started_before_flush == [True] and flushed.wait(30)
+    assert _files(out) == before
+
+
 def test_article_blocks_cut_every_frame_at_the_same_articles(synthetic_an):
     """Each block holds the rows of its articles in every frame; the blocks, joined, are the frames."""
     an = synthetic_an
