@@ -1366,13 +1366,14 @@ def _flush_files(paths: list[Path], drop: bool = False) -> None:
 
     With ``drop``, their pages then leave the page cache (``POSIX_FADV_DONTNEED``, where there is one).
     """
+    sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
     for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:  # moved or removed meanwhile (the store saved, or the run failed)
             continue
         try:
-            os.fdatasync(fd)
+            sync(fd)
             if drop and hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except OSError:

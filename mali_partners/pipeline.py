@@ -1130,7 +1130,7 @@ def analyse_to_dir(
     """
     out = Path(out_dir)
     evict = None
-    if OUTPUT_EVICT and out.is_dir():
+    if OUTPUT_EVICT and hasattr(os, "posix_fadvise") and out.is_dir():  # Linux's: elsewhere nothing to drop
         from .engine import _flush_files
 
         with contextlib.suppress(OSError):  # a folder that cannot be listed is not evicted

@@ -141,6 +141,18 @@ def test_first_run_flushes_each_part_it_writes(synthetic, tmp_path, monkeypatch)
     real([gone])  # no error: nothing to flush
 
 
+def test_flushing_falls_back_to_fsync_where_there_is_no_fdatasync(tmp_path, monkeypatch):
+    """macOS has no fdatasync: the store's flush and the old output's eviction use fsync there, and never fail."""
+    path = tmp_path / "part.arrow"
+    path.write_bytes(b"x" * 100)
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.delattr(os, "fdatasync", raising=False)
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    eng._flush_files([path, tmp_path / "gone.arrow"], drop=True)
+    assert len(synced) == 1 and path.read_bytes() == b"x" * 100
+
+
 def test_a_failed_first_run_leaves_no_store_behind(synthetic, tmp_path, monkeypatch):
     def fail(self, j, frames):
         raise RuntimeError("disk full")
