@@ -57,7 +57,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyse(args: argparse.Namespace) -> int:
-    from .engine import default_cache_dir, huge_pages_off
+    from .engine import cache_bytes, default_cache_dir, huge_pages_off
     from .pipeline import analyse_to_dir
 
     huge_pages_off()  # this process and its workers: see engine.huge_pages_off
@@ -83,8 +83,10 @@ def _cmd_analyse(args: argparse.Namespace) -> int:
         for p in skipped:
             print(f"  - {p}", file=sys.stderr)
     if cache_dir is not None and args.progress is not False:
+        size = cache_bytes(cache_dir) / 1e6
         print(
-            f"articles: {stats.get('n_analysed', 0)} analysed, {stats.get('n_cached', 0)} from the cache ({cache_dir})",
+            f"articles: {stats.get('n_analysed', 0)} analysed, {stats.get('n_cached', 0)} from the cache "
+            f"({cache_dir}: {f'{size / 1e3:.1f} GB' if size >= 1e3 else f'{size:.0f} MB'})",
             file=sys.stderr,
         )
     print(f"wrote {len(written)} tables to {args.out}: {', '.join(sorted(written))}")

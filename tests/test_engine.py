@@ -799,6 +799,17 @@ def test_huge_pages_off_holds_for_the_process_and_its_workers(env, expected):
     assert out.stdout.split() == expected.split()
 
 
+def test_cache_bytes_counts_linked_files_once(tmp_path):
+    """Stores share parts by hard links: a file linked twice takes its space once; a missing folder takes none."""
+    (tmp_path / "store-a").mkdir()
+    (tmp_path / "store-b").mkdir()
+    (tmp_path / "store-a" / "part.arrow").write_bytes(b"x" * 1000)
+    os.link(tmp_path / "store-a" / "part.arrow", tmp_path / "store-b" / "part.arrow")
+    (tmp_path / "file-index.pkl").write_bytes(b"y" * 10)
+    assert eng.cache_bytes(tmp_path) == 1010
+    assert eng.cache_bytes(tmp_path / "missing") == 0
+
+
 def test_cli_cache_flag_and_engine_flags(corpus_copy, tmp_path, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(eng, "huge_pages_off", lambda: calls.append(1) or True)
@@ -809,7 +820,12 @@ def test_cli_cache_flag_and_engine_flags(corpus_copy, tmp_path, capsys, monkeypa
     assert "5 analysed, 0 from the cache" in capsys.readouterr().err
     args[3] = str(tmp_path / "t2")
     assert main(args) == 0
-    assert "0 analysed, 5 from the cache" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "0 analysed, 5 from the cache" in err
+    # with the disk space the cache takes, each file counted once however many links it has (brute force here)
+    inodes = {(p.stat().st_dev, p.stat().st_ino): p.stat().st_size for p in cache.rglob("*") if p.is_file()}
+    assert eng.cache_bytes(cache) == sum(inodes.values()) > 0
+    assert f"({cache}: {sum(inodes.values()) / 1e6:.0f} MB)" in err
     for name in ("documents.csv", "term_frequency.csv", "trajectory.csv"):
         assert (tmp_path / "t1" / name).read_bytes() == (tmp_path / "t2" / name).read_bytes()
     assert main(["analyse", str(corpus_copy), "--out", str(tmp_path / "t3"), "--workers", "0", "--no-cache"]) == 1
