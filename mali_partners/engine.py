@@ -1026,14 +1026,25 @@ def progress_enabled(progress: bool | None = None, stream=None) -> bool:
 
 
 class _Progress:
-    """A tqdm bar over articles, or nothing."""
+    """A tqdm bar (over articles, or table jobs), or nothing."""
 
-    def __init__(self, total: int, enabled: bool, desc: str = "articles") -> None:
+    def __init__(
+        self, total: int, enabled: bool, desc: str = "articles", unit: str = "art", every: bool = False
+    ) -> None:
         self.bar = None
         if enabled and total:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="art", file=sys.stderr, smoothing=0.1)
+            # ``every`` step drawn (a few slow steps), else at most ten times a second
+            self.bar = tqdm(
+                total=total,
+                desc=desc,
+                unit=unit,
+                file=sys.stderr,
+                smoothing=0.1,
+                mininterval=0 if every else 0.1,
+                miniters=1 if every else None,
+            )
 
     def update(self, n: int) -> None:
         if self.bar is not None:

@@ -1017,11 +1017,21 @@ def _forked_job(job: str, partners: list[str], folder: Path | None) -> tuple[dic
 
 @_FrozenHeap()
 def _run_table_jobs(
-    an: Analysis, workers: int | None, timings: dict[str, float] | None, folder: Path | None
+    an: Analysis,
+    workers: int | None,
+    timings: dict[str, float] | None,
+    folder: Path | None,
+    progress: bool | None = False,
 ) -> dict[str, pd.DataFrame]:
-    """Run every job of :data:`TABLE_JOBS` (on forked workers for large corpora); see :func:`analysis_tables`."""
+    """Run every job of :data:`TABLE_JOBS` (on forked workers for large corpora); see :func:`analysis_tables`.
+
+    With ``progress`` (as :func:`engine.progress_enabled` takes it), a bar counts the jobs
+    done: at 100k articles they take about 40 s after the articles' bar has finished.
+    """
     global _FORKED
     import multiprocessing as mp
+
+    from .engine import _Progress, progress_enabled
 
     partners = an.partners()
     workers = int(workers) if workers is not None else (os.cpu_count() or 1)
@@ -1031,14 +1041,17 @@ def _run_table_jobs(
         parallel = workers > 1
     out: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
+    show = progress_enabled(progress)
+    bar = _Progress(0, False)  # replaced by the bar once the workers exist (none of its threads is forked)
 
     def done(job: str, result: tuple[dict[str, pd.DataFrame], float, float]) -> None:
         tables, seconds[job], write_s = result
         seconds["write"] = seconds.get("write", 0.0) + write_s
         out.update(tables)
+        bar.update(1)
 
     if parallel:
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         _FORKED = an
@@ -1046,15 +1059,18 @@ def _run_table_jobs(
         try:
             heavy = [j for j in TABLE_JOBS if j != "rows"]
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                futs = {j: pool.submit(_forked_job, j, partners, folder) for j in heavy}
+                job_of = {pool.submit(_forked_job, j, partners, folder): j for j in heavy}
+                bar = _Progress(len(TABLE_JOBS), show, desc="tables", unit="job", every=True)
                 done("rows", _job_output(an, "rows", partners, folder))  # cheap: here, while the workers run
-                for j, fut in futs.items():
+                for fut in as_completed(job_of):  # as they finish, for the bar
                     try:
-                        done(j, fut.result())
+                        done(job_of[fut], fut.result())
                     except BrokenProcessPool:  # a worker was killed (out of memory): its jobs are lost
-                        lost.append(j)
+                        lost.append(job_of[fut])
         finally:
             _FORKED = None
+            bar.close()
+        lost.sort(key=list(TABLE_JOBS).index)
         if lost:
             warnings.warn(
                 f"a table worker stopped (out of memory?); running {', '.join(lost)} in this process instead",
@@ -1064,9 +1080,13 @@ def _run_table_jobs(
             for j in lost:  # each job rewrites its files whole
                 done(j, _job_output(an, j, partners, folder))
     else:
-        for j in TABLE_JOBS:
-            done(j, _job_output(an, j, partners, folder))
-            release_memory()
+        bar = _Progress(len(TABLE_JOBS), show, desc="tables", unit="job", every=True)
+        try:
+            for j in TABLE_JOBS:
+                done(j, _job_output(an, j, partners, folder))
+                release_memory()
+        finally:
+            bar.close()
     if folder is None:
         seconds.pop("write", None)
     if timings is not None:
@@ -1076,7 +1096,7 @@ def _run_table_jobs(
 
 
 def analysis_tables(
-    an: Analysis, workers: int | None = None, timings: dict[str, float] | None = None
+    an: Analysis, workers: int | None = None, timings: dict[str, float] | None = None, progress: bool | None = False
 ) -> dict[str, pd.DataFrame]:
     """Every table of :data:`TABLES`, computed from one analysis, columns in dictionary order.
 
@@ -1085,12 +1105,17 @@ def analysis_tables(
     (default: every core; they inherit the analysis, nothing large is copied to them),
     otherwise one after the other. The tables are the same either way (tested). With
     ``timings``, the seconds each job took are added to it (used by the benchmarks).
+    ``progress`` shows a bar over the jobs (see :func:`engine.progress_enabled`).
     """
-    return _run_table_jobs(an, workers, timings, None)
+    return _run_table_jobs(an, workers, timings, None, progress)
 
 
 def analysis_tables_write(
-    an: Analysis, folder: str | os.PathLike[str], workers: int | None = None, timings: dict[str, float] | None = None
+    an: Analysis,
+    folder: str | os.PathLike[str],
+    workers: int | None = None,
+    timings: dict[str, float] | None = None,
+    progress: bool | None = False,
 ) -> list[str]:
     """Write every table of :func:`analysis_tables` into an existing ``folder``; return their names.
 
@@ -1098,9 +1123,10 @@ def analysis_tables_write(
     the process that computed them: the tables never travel between processes and no
     process holds all of them, which keeps memory down on large corpora. The files are
     the same as writing the result of :func:`analysis_tables` (tested). ``timings`` also
-    gets ``write``: the seconds spent writing, summed over the jobs.
+    gets ``write``: the seconds spent writing, summed over the jobs; ``progress`` shows a bar
+    over the jobs.
     """
-    _run_table_jobs(an, workers, timings, Path(folder))
+    _run_table_jobs(an, workers, timings, Path(folder), progress)
     return list(TABLES)
 
 
@@ -1147,7 +1173,7 @@ def analyse_to_dir(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        written = analysis_tables_write(an, tmp, workers=run_kw.get("workers"))
+        written = analysis_tables_write(an, tmp, workers=run_kw.get("workers"), progress=run_kw.get("progress", False))
         (tmp / "provenance.json").write_text(json.dumps(an.provenance, indent=2) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(data_dictionary_markdown(), encoding="utf-8")
         if out.exists():

@@ -860,6 +860,27 @@ def test_no_progress_output_when_stderr_is_not_a_tty(corpus_copy, tmp_path, caps
     assert "art/s" not in err and "%|" not in err
 
 
+def test_a_bar_counts_the_table_jobs_after_the_articles(synthetic_an, tmp_path, monkeypatch, capsys):
+    """At 100k articles the tables take about 40 s after the articles' bar ends: a second bar counts their jobs
+    as they finish, on forked workers or one after the other, with the same files; none without progress."""
+    an = synthetic_an
+    (tmp_path / "ref").mkdir()
+    pl.analysis_tables_write(an, tmp_path / "ref", workers=1)
+    assert "tables" not in capsys.readouterr().err
+    n = len(pl.TABLE_JOBS)
+    for name, workers in (("serial", 1), ("forked", 2)):
+        if workers == 2:
+            monkeypatch.setattr(pl, "PARALLEL_TABLES_MIN_DOCS", 1)
+            monkeypatch.setattr(pl, "available_memory", lambda: None)
+        (tmp_path / name).mkdir()
+        pl.analysis_tables_write(an, tmp_path / name, workers=workers, progress=True)
+        err = capsys.readouterr().err
+        assert "tables: 100%" in err and f"{n}/{n}" in err and "job" in err, name
+        assert [f"{k}/{n}" in err for k in range(1, n + 1)] == [True] * n, name  # one step per job
+        for f in sorted((tmp_path / "ref").iterdir()):
+            assert (tmp_path / name / f.name).read_bytes() == f.read_bytes(), (name, f.name)
+
+
 def test_unknown_engine_is_an_input_error(seeds_dir):
     docs = pl.corpus_load(seeds_dir)
     with pytest.raises(pl.InputError, match="unknown engine"):
