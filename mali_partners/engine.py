@@ -63,6 +63,7 @@ import pandas as pd
 from . import actors as act
 from . import corpus as corpus_mod
 from .errors import InputError, Problem
+from .progress import Progress, progress_enabled
 
 ENGINES = ("local", "dask")
 PARALLEL_THRESHOLD = 50  # fewer articles than this: analyse them in this process
@@ -954,7 +955,7 @@ def file_index_save(cache_dir: str | os.PathLike[str], index: corpus_mod.FileInd
 
 
 def corpus_load_indexed(
-    root: str | os.PathLike[str], cache_dir: str | os.PathLike[str]
+    root: str | os.PathLike[str], cache_dir: str | os.PathLike[str], progress: bool | None = False
 ) -> tuple[pd.DataFrame, corpus_mod.FileIndex | None]:
     """:func:`corpus.corpus_load` reading only the files changed since the last run with this cache.
 
@@ -964,7 +965,7 @@ def corpus_load_indexed(
     (:func:`file_index_save`) once the run has succeeded, so a failed run leaves the cache as it was.
     """
     old = file_index_load(cache_dir)
-    raw = corpus_mod.validate(root, index=old)
+    raw = corpus_mod.validate(root, index=old, progress=progress)
     new = raw.index()
     return corpus_mod.corpus_frame(raw), (None if new == old else new)
 
@@ -1005,56 +1006,6 @@ def default_cache_dir(corpus_dir: str | os.PathLike[str]) -> Path:
     return Path(corpus_dir).resolve().parent / CACHE_DIR_NAME
 
 
-# ----------------------------------------------------------------------------- progress
-
-
-def progress_enabled(progress: bool | None = None, stream=None) -> bool:
-    """Show a progress bar? ``progress`` True/False forces it; None: only on an interactive terminal.
-
-    Off when the stream is not a TTY, when ``CI`` is set, and inside Jupyter.
-    """
-    if progress is not None:
-        return bool(progress)
-    stream = sys.stderr if stream is None else stream
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    if not tty or os.environ.get("CI"):
-        return False
-    return "ipykernel" not in sys.modules
-
-
-class _Progress:
-    """A tqdm bar (over articles, or table jobs), or nothing."""
-
-    def __init__(
-        self, total: int, enabled: bool, desc: str = "articles", unit: str = "art", every: bool = False
-    ) -> None:
-        self.bar = None
-        if enabled and total:
-            from tqdm import tqdm
-
-            # ``every`` step drawn (a few slow steps), else at most ten times a second
-            self.bar = tqdm(
-                total=total,
-                desc=desc,
-                unit=unit,
-                file=sys.stderr,
-                smoothing=0.1,
-                mininterval=0 if every else 0.1,
-                miniters=1 if every else None,
-            )
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 # ----------------------------------------------------------------------------- engines
 
 
@@ -1081,7 +1032,7 @@ def _map_local(
     lex,
     workers: int,
     timed: bool,
-    bar: _Progress,
+    bar: Progress,
     timings: dict[str, float],
     segment: _PendingSegment | None = None,
 ) -> list[Result]:
@@ -1138,7 +1089,7 @@ def _map_dask(
     workers: int,
     scheduler: str | None,
     timed: bool,
-    bar: _Progress,
+    bar: Progress,
     timings: dict[str, float],
     sink: Sink | None = None,
 ) -> list[Result]:
@@ -1263,7 +1214,7 @@ def map_documents(
     # the rows of the whole corpus are never all held in this process (see _first_run_store)
     streaming = cache_dir is not None and bool(todo) and len(todo) == n
     pending: _PendingSegment | None = _PendingSegment(Path(cache_dir)) if streaming else None  # type: ignore[arg-type]
-    bar = _Progress(n, progress_enabled(progress))
+    bar = Progress(n, progress_enabled(progress))
     bar.update(n - len(todo))
     try:
         fresh: list[Result] = []
@@ -1484,7 +1435,9 @@ def _first_run_store(
 _LINE = re.compile(r"^line (\d+)\b")
 
 
-def corpus_load_valid(root: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[Problem]]:
+def corpus_load_valid(
+    root: str | os.PathLike[str], progress: bool | None = False
+) -> tuple[pd.DataFrame, list[Problem]]:
     """The corpus frame of the articles without problems, and the problems of the others.
 
     A problem with a text file (not UTF-8, empty, a duplicate) or with a manifest row
@@ -1492,7 +1445,7 @@ def corpus_load_valid(root: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[
     nothing to trust (no readable manifest, a bad header) still raise :class:`InputError`,
     as does a corpus with no valid article left.
     """
-    raw = corpus_mod.read_raw(root)
+    raw = corpus_mod.read_raw(root, progress=progress)
     problems = corpus_mod.check(raw)
     if not problems:
         return corpus_mod.corpus_frame(raw), []

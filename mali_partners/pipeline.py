@@ -379,13 +379,13 @@ def run(
                 if skip_invalid:
                     from .engine import corpus_load_valid
 
-                    docs, skipped = corpus_load_valid(corpus_dir)
+                    docs, skipped = corpus_load_valid(corpus_dir, progress)
                 elif cache_dir is not None:
                     from .engine import corpus_load_indexed
 
-                    docs, file_index = corpus_load_indexed(corpus_dir, cache_dir)
+                    docs, file_index = corpus_load_indexed(corpus_dir, cache_dir, progress)
                 else:
-                    docs = corpus_load(corpus_dir)
+                    docs = corpus_load(corpus_dir, progress)
             elif loader == "gazetteer":
                 gaz = gazetteer_load(gazetteer)
             else:
@@ -1025,13 +1025,13 @@ def _run_table_jobs(
 ) -> dict[str, pd.DataFrame]:
     """Run every job of :data:`TABLE_JOBS` (on forked workers for large corpora); see :func:`analysis_tables`.
 
-    With ``progress`` (as :func:`engine.progress_enabled` takes it), a bar counts the jobs
+    With ``progress`` (as :func:`progress.progress_enabled` takes it), a bar counts the jobs
     done: at 100k articles they take about 40 s after the articles' bar has finished.
     """
     global _FORKED
     import multiprocessing as mp
 
-    from .engine import _Progress, progress_enabled
+    from .progress import Progress, progress_enabled
 
     partners = an.partners()
     workers = int(workers) if workers is not None else (os.cpu_count() or 1)
@@ -1042,7 +1042,7 @@ def _run_table_jobs(
     out: dict[str, pd.DataFrame] = {}
     seconds: dict[str, float] = {}
     show = progress_enabled(progress)
-    bar = _Progress(0, False)  # replaced by the bar once the workers exist (none of its threads is forked)
+    bar = Progress(0, False)  # replaced by the bar once the workers exist (none of its threads is forked)
 
     def done(job: str, result: tuple[dict[str, pd.DataFrame], float, float]) -> None:
         tables, seconds[job], write_s = result
@@ -1060,7 +1060,7 @@ def _run_table_jobs(
             heavy = [j for j in TABLE_JOBS if j != "rows"]
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
                 job_of = {pool.submit(_forked_job, j, partners, folder): j for j in heavy}
-                bar = _Progress(len(TABLE_JOBS), show, desc="tables", unit="job", every=True)
+                bar = Progress(len(TABLE_JOBS), show, desc="tables", unit="job", every=True)
                 done("rows", _job_output(an, "rows", partners, folder))  # cheap: here, while the workers run
                 for fut in as_completed(job_of):  # as they finish, for the bar
                     try:
@@ -1080,7 +1080,7 @@ def _run_table_jobs(
             for j in lost:  # each job rewrites its files whole
                 done(j, _job_output(an, j, partners, folder))
     else:
-        bar = _Progress(len(TABLE_JOBS), show, desc="tables", unit="job", every=True)
+        bar = Progress(len(TABLE_JOBS), show, desc="tables", unit="job", every=True)
         try:
             for j in TABLE_JOBS:
                 done(j, _job_output(an, j, partners, folder))
@@ -1105,7 +1105,7 @@ def analysis_tables(
     (default: every core; they inherit the analysis, nothing large is copied to them),
     otherwise one after the other. The tables are the same either way (tested). With
     ``timings``, the seconds each job took are added to it (used by the benchmarks).
-    ``progress`` shows a bar over the jobs (see :func:`engine.progress_enabled`).
+    ``progress`` shows a bar over the jobs (see :func:`progress.progress_enabled`).
     """
     return _run_table_jobs(an, workers, timings, None, progress)
 

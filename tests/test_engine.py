@@ -860,6 +860,24 @@ def test_no_progress_output_when_stderr_is_not_a_tty(corpus_copy, tmp_path, caps
     assert "art/s" not in err and "%|" not in err
 
 
+def test_a_bar_counts_the_files_read_before_the_articles(corpus_copy, tmp_path, capsys):
+    """Reading 100k files takes seconds before the articles' bar: a bar counts them, whichever way the corpus is
+    read (every file, only those changed since the cache's last run, or keeping the valid ones)."""
+    n = len(list(corpus_copy.glob("*.txt")))
+    for name, kw in (
+        ("no cache", {}),
+        ("cache", {"cache_dir": tmp_path / "cache"}),
+        ("cache again", {"cache_dir": tmp_path / "cache"}),
+        ("skip invalid", {"skip_invalid": True}),
+    ):
+        pl.run(corpus_copy, progress=True, workers=1, **kw)
+        err = capsys.readouterr().err
+        assert "reading: 100%" in err and f"{n}/{n}" in err and "file" in err, name
+        assert err.index("reading:") < err.index("articles:"), name
+        pl.run(corpus_copy, workers=1, **kw)  # progress off by default
+        assert "reading" not in capsys.readouterr().err, name
+
+
 def test_a_bar_counts_the_table_jobs_after_the_articles(synthetic_an, tmp_path, monkeypatch, capsys):
     """At 100k articles the tables take about 40 s after the articles' bar ends: a second bar counts their jobs
     as they finish, on forked workers or one after the other, with the same files; none without progress."""
@@ -1231,8 +1249,8 @@ def test_a_cached_run_reads_only_the_files_changed_since_the_last(corpus_copy, t
     read: list[list[str]] = []
     real = corpus_mod.read_raw
 
-    def spy(root, index=None):
-        raw = real(root, index)
+    def spy(root, index=None, progress=False):
+        raw = real(root, index, progress)
         read.append(sorted(raw.files))
         return raw
 
