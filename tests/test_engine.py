@@ -1408,6 +1408,43 @@ def test_the_map_of_a_store_with_a_part_replaced_starts_from_the_old_map(analysi
     assert np.load(path).tolist() == edited["start"].tolist()
 
 
+def test_the_map_of_a_store_whose_last_parts_were_merged_extends_the_old_map(analysis, tmp_path, monkeypatch):
+    """Appending one article per run, the small parts are merged, with the new one, into a part of another name
+    (store_plan): the old map holds the same values for its rows, so it is extended in place, not copied
+    (1.9 GB at 100k); where a value of those rows changed, that column's map is copied and rewritten as before."""
+    import numpy as np
+
+    m, cuts, stems = _mentions_in_parts(
+        analysis, tmp_path, monkeypatch, [f"s0-00000000-mentions-{i:05d}" for i in range(4)]
+    )
+    eng._frames_read(stems[:3])  # the store as it was: parts of rows 0-15, 15-30, 30-40
+    old = tmp_path / f"{eng._map_name(stems[:3])}.start.npy"
+    inode = old.stat().st_ino
+    merged = tmp_path / "s1-11111111-mentions-00000"  # rows 30-40 and the new ones, one part
+    eng._frame_write(m.iloc[cuts[2] :], merged)
+    copied = _copies(monkeypatch)
+    new = [stems[0], stems[1], merged]
+    got = eng._frames_read(new, previous=stems[:3])
+    pd.testing.assert_frame_equal(got, m.reset_index(drop=True), check_exact=True)
+    assert copied == []  # every column's old map extended in place
+    (path,) = tmp_path.glob(f"{eng._map_name(new)}.start.npy")
+    assert path.stat().st_ino == inode and np.load(path).tolist() == m["start"].tolist()
+    # the same, but one value of the merged rows changed (as an edit would): that column is copied, then written
+    for f in tmp_path.glob("map-*.npy"):
+        f.unlink()
+    eng._frames_read(stems[:3])
+    edited = m.copy()
+    edited.loc[cuts[2] + 2, "start"] += 1000
+    merged2 = tmp_path / "s2-22222222-mentions-00000"
+    eng._frame_write(edited.iloc[cuts[2] :], merged2)
+    new2 = [stems[0], stems[1], merged2]
+    again = eng._frames_read(new2, previous=stems[:3])
+    pd.testing.assert_frame_equal(again, edited.reset_index(drop=True), check_exact=True)
+    assert copied == [8 * cuts[2]]  # only "start" (int64): its first 30 values copied from the old map
+    (path2,) = tmp_path.glob(f"{eng._map_name(new2)}.start.npy")
+    assert np.load(path2).tolist() == edited["start"].tolist()
+
+
 def test_a_run_adding_articles_reads_its_store_back_mapped(corpus_copy, tmp_path, monkeypatch):
     """Appending: the rows come from the store just written (mapped), not from joining frames in memory,
     and the frames equal those of a run without cache; each +1 extends the maps of the run before."""
