@@ -637,16 +637,16 @@ def _same_values(prefix: Path, found: tuple[int, int], column, n: int, dtype) ->
     import numpy as np
 
     old = np.memmap(prefix, dtype=dtype, mode="r", offset=found[1], shape=(found[0],))
-    pos = n
+    pos = n  # the caller checked found[0] <= len(column): the slice has exactly the rows to compare
     for chunk in column.slice(n, found[0] - n).chunks:
         values = chunk.to_numpy(zero_copy_only=False)
         held = old[pos : pos + len(values)]
-        if values.dtype != old.dtype or len(held) != len(values):
-            return False
-        if not np.array_equal(np.ascontiguousarray(values).view(np.uint8), held.view(np.uint8)):  # bytes, NaN too
+        if values.dtype != old.dtype or not np.array_equal(  # compared as bytes: NaN and NaT too
+            np.ascontiguousarray(values).view(np.uint8), held.view(np.uint8)
+        ):
             return False
         pos += len(values)
-    return pos == found[0]
+    return True
 
 
 def _mapped_column(column, path: Path, prefixes: list[tuple[Path, int]] = ()):
