@@ -16,13 +16,22 @@ export MALI_PARTNERS_CORPUS := $(abspath $(CORPUS))
 help:
 	@echo "make book | test | validate | analyse | publish | bench-quick | bench | lint | clean"
 
-install: $(STAMP)
+SPEEDUPS := $(VENV)/.speedups
+SPEEDUP_SOURCES := $(addprefix mali_partners/,trajectory.py actors.py text.py dating.py clean.py frequency.py gazetteer.py speedups.py)
+
+install: $(STAMP) $(SPEEDUPS)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || $(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# Compiled builds of the per-article modules (mali_partners/speedups.py), rebuilt when one of them changes;
+# an edited module runs as Python until then. Without a C compiler this says so and the package runs as Python.
+$(SPEEDUPS): $(STAMP) $(SPEEDUP_SOURCES)
+	$(BIN)/python -m mali_partners.build_speedups
 	@touch $@
 
 validate: install

@@ -40,3 +40,8 @@ try:
     __version__ = _version("mali-partners")
 except Exception:  # pragma: no cover - running from a source tree without installing
     __version__ = "0+unknown"
+
+# compiled builds of the per-article modules, when `make install` made them for this source (see speedups)
+from . import speedups as _speedups  # noqa: E402
+
+_speedups.install()
