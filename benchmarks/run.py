@@ -414,8 +414,12 @@ def command_line() -> list[str]:
 
 
 def machine() -> dict:
+    """The machine, the versions, and which per-article modules ran compiled (see ``mali_partners.speedups``)."""
+    import mali_partners.pipeline  # noqa: F401  (imports every module of the per-article step)
+    from mali_partners import speedups
+
     pkgs = {}
-    for p in ("mali-partners", "pandas", "numpy", "nltk", "dask", "distributed", "scikit-learn", "pyarrow"):
+    for p in ("mali-partners", "pandas", "numpy", "nltk", "dask", "distributed", "scikit-learn", "pyarrow", "cython"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             pkgs[p] = metadata.version(p)
     return {
@@ -424,8 +428,22 @@ def machine() -> dict:
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "packages": pkgs,
+        "compiled_modules": speedups.compiled(),
         "load_average_at_start": os.getloadavg(),
     }
+
+
+def _compiled_note(names: list[str] | None) -> str:
+    """How the per-article modules ran, for the results' machine line (runs before session 24 did not record it)."""
+    if names is None:
+        return ""
+    from mali_partners import speedups
+
+    if not names:
+        return "; per-article modules run as Python"
+    if len(names) == len(speedups.MODULES):
+        return "; per-article modules compiled (Cython)"
+    return f"; compiled: {', '.join(names)}"
 
 
 def incremental_summary(run: dict, diff: list[str]) -> dict:
@@ -677,7 +695,9 @@ def summary_markdown(results: list[dict]) -> str:
     m = results[-1]["machine"]
     lines += [
         "",
-        f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; engine {results[-1]['engine']}, {results[-1]['workers']} workers.",
+        f"Machine: {m['cpu_count']} CPUs, {m['platform']}, Python {m['python']}; engine {results[-1]['engine']}, {results[-1]['workers']} workers"
+        + _compiled_note(m.get("compiled_modules"))
+        + ".",
         "",
         stage_markdown(results),
     ]

@@ -100,6 +100,15 @@ def test_harness_times_every_stage_and_checks_the_incremental_run(bench, tmp_pat
     assert (tmp_path / "results" / "bench.png").stat().st_size > 10_000
     text = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "old table" not in text and "| 60 |" in text and text.endswith("after\n")
+    # which per-article modules ran compiled, in the JSON and on the results' machine line
+    from mali_partners import speedups
+
+    compiled = res["machine"]["compiled_modules"]
+    assert set(compiled) <= set(speedups.MODULES) and bench._compiled_note(compiled) in text
+    assert bench._compiled_note(None) == ""  # runs before session 24 did not record it
+    assert bench._compiled_note([]) == "; per-article modules run as Python"
+    assert bench._compiled_note(list(speedups.MODULES)) == "; per-article modules compiled (Cython)"
+    assert bench._compiled_note(["text"]) == "; compiled: text"
     each = ", ".join(f"{r['total_s']:.1f}" for r in runs)
     median = f"{inc['median_total_s']:.1f} / {inc['median_analysis_s']:.1f} ({each}); command {inc['command_median_s']:.1f}; edit {edit['total_s']:.1f} | yes |"
     assert median in text
