@@ -133,8 +133,12 @@ def build(folder: Path | None = None, sources: Path = SOURCE_DIR) -> list[str]:
             hashes[name] = source_hash(pkg / f"{name}.py")
         files = ", ".join(repr(f"{PACKAGE}/{name}.py") for name in MODULES)
         (work / "setup_speedups.py").write_text(_SETUP.format(files=files, jobs=os.cpu_count() or 1), encoding="utf-8")
+        # -O1 without debug information: the same speed as Python's own -O3 -g here (2.38-2.55 s of CPU per
+        # 1,000 articles either way) in a third of the compile time (10 s instead of 39 s on two cores).
+        # Flags set in CFLAGS come after these and win.
+        env = {**os.environ, "CFLAGS": f"-O1 -g0 {os.environ.get('CFLAGS', '')}".strip()}
         done = subprocess.run(
-            [sys.executable, "setup_speedups.py"], cwd=work, capture_output=True, text=True, check=False
+            [sys.executable, "setup_speedups.py"], cwd=work, env=env, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             lines = (done.stdout + done.stderr).strip().splitlines()
