@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Every module of the per-article step imported before pytest collects the package's doctests, so that the tests
+# run the compiled builds (mali_partners.speedups) as a user's run does: pytest imports a module not yet imported
+# from its own file (it takes a finder's module only when its origin is that file), which would then run as Python.
+import mali_partners.pipeline  # noqa: F401
+
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 

@@ -117,3 +117,13 @@ def test_compiled_and_python_modules_write_the_same_tables(tmp_path):
         assert files == sorted(p.name for p in outs["python"].iterdir()) and len(files) > 30
         for f in files:
             assert (outs["compiled"] / f).read_bytes() == (outs["python"] / f).read_bytes(), f"{name}: {f} differs"
+
+
+def test_the_tests_run_the_compiled_modules():
+    """In this test session too, where they are built: tests/conftest.py imports them before pytest's doctest
+    collection could import one from its file (as Python)."""
+    if not (speedups.build_dir() / speedups.MANIFEST).is_file():
+        pytest.skip("no compiled build (see test_make_install_built_them_where_a_compiler_exists)")
+    if os.environ.get(speedups.PURE_ENV, "").strip() not in ("", "0"):
+        pytest.skip(f"{speedups.PURE_ENV} is set")
+    assert speedups.compiled() == list(speedups.MODULES), "a build is stale (run `make install`) or was bypassed"
