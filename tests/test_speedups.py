@@ -127,3 +127,14 @@ def test_the_tests_run_the_compiled_modules():
     if os.environ.get(speedups.PURE_ENV, "").strip() not in ("", "0"):
         pytest.skip(f"{speedups.PURE_ENV} is set")
     assert speedups.compiled() == list(speedups.MODULES), "a build is stale (run `make install`) or was bypassed"
+
+
+def test_the_makefile_rebuilds_when_any_compiled_module_changes():
+    """The Makefile's list of the build's sources is :data:`speedups.MODULES` (and the build's own code)."""
+    import re
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    listed = re.search(r"^SPEEDUP_SOURCES := \$\(addprefix mali_partners/,(.*)\)$", makefile, re.M)
+    assert listed, "no SPEEDUP_SOURCES line in the Makefile"
+    assert listed.group(1).split() == [f"{m}.py" for m in speedups.MODULES] + ["speedups.py"]
+    assert re.search(r"^install: \$\(STAMP\) \$\(SPEEDUPS\)$", makefile, re.M)
