@@ -2,7 +2,7 @@
 
 ``make install`` compiles :data:`MODULES` with Cython, as they are (no type declarations),
 into ``<venv>/mali_partners_speedups/`` (``python -m mali_partners.build_speedups``). On the
-benchmark machine that took 16% off the per-article step's CPU, with the same frames (see
+benchmark machine that took 13 to 16% off the per-article step's CPU, with the same frames (see
 ``benchmarks/README.md``). Importing the package puts a finder first on ``sys.meta_path``
 that loads a module's compiled build only when the manifest's hash of its source equals the
 hash of the ``.py`` file there now: an edited module runs as Python until the next build,
@@ -32,6 +32,11 @@ SOURCE_DIR = Path(__file__).resolve().parent
 def build_dir() -> Path:
     """Where ``make install`` puts the compiled builds: beside the Python environment, not in the source tree."""
     return Path(sys.prefix) / "mali_partners_speedups"
+
+
+def pure_requested() -> bool:
+    """Whether ``MALI_PARTNERS_PURE`` asks for every module to run as Python (any value but empty or "0")."""
+    return os.environ.get(PURE_ENV, "").strip() not in ("", "0")
 
 
 def source_hash(path: Path) -> str:
@@ -70,7 +75,7 @@ def install(folder: Path | None = None) -> CompiledFinder | None:
 
     Nothing happens with ``MALI_PARTNERS_PURE=1``, without a manifest, or when it cannot be read.
     """
-    if os.environ.get(PURE_ENV, "").strip() not in ("", "0"):
+    if pure_requested():
         return None
     folder = folder or build_dir()
     try:
@@ -114,7 +119,7 @@ def build(folder: Path | None = None, sources: Path = SOURCE_DIR) -> list[str]:
     """Compile :data:`MODULES` with Cython into ``folder`` (default :func:`build_dir`); return their names.
 
     Built in a temporary folder, then the folder is replaced whole: a failed build leaves the
-    previous one (or none). Raises ``RuntimeError`` with the compiler's last lines on failure.
+    previous one (or none). Raises ``RuntimeError`` with the build's last line of output on failure.
     """
     import shutil
     import subprocess
